@@ -1,0 +1,120 @@
+// What the adapter's REST layer knows of an FL session, whichever runtime runs it: a status
+// snapshot, a way to stop it, and a promise that settles when it has ended. The TypeScript
+// runtime (ts-runtime.ts) is one implementation; a runtime that spawns Python Flower would be
+// another behind the same interface.
+
+import type { AdapterMetrics, SessionGaugeSource } from '../metrics.ts';
+import type { ClientParams, ServerParams } from '../rest/session-params.ts';
+
+export type SessionState =
+  | 'starting'
+  | 'waiting' // server: listening, waiting for clients; client: connecting to its server
+  | 'running'
+  | 'completed'
+  | 'failed'
+  | 'stopped';
+
+export const ENDED_STATES: readonly SessionState[] = ['completed', 'failed', 'stopped'];
+
+export interface RoundSummary {
+  round: number;
+  loss?: number;
+  accuracy?: number;
+  /** where loss/accuracy come from: the server's held-out test split, or the clients' reports */
+  evaluatedOn?: 'central' | 'clients';
+  fitResults?: number;
+  fitFailures?: number;
+  durationMs?: number;
+  skipped?: boolean;
+}
+
+export interface SessionStatus {
+  session: string;
+  role: 'server' | 'client';
+  runtime: string;
+  state: SessionState;
+  createdAt: string;
+  updatedAt: string;
+  endedAt?: string;
+  round: number;
+  numRounds?: number;
+  loss?: number;
+  accuracy?: number;
+  bytes: { sent: number; received: number };
+  errors: string[];
+  /** server: "ip:port" it listens on; client: the server it joins */
+  address?: string;
+  server?: string;
+  clientsConnected?: number;
+  examples?: number;
+  rounds: RoundSummary[];
+  params: ServerParams | ClientParams;
+}
+
+export interface Session {
+  readonly id: string;
+  readonly role: 'server' | 'client';
+  status(): SessionStatus;
+  gauges(): SessionGaugeSource;
+  /** Stops the session if it still runs; safe to call twice. */
+  stop(reason?: string): Promise<void>;
+  /** Settles when the session has ended, whichever way. */
+  readonly ended: Promise<void>;
+}
+
+export interface NodeContext {
+  nodeId: string;
+  /** address the FL server binds to */
+  host: string;
+  /** address clients are told to reach the FL server at */
+  advertiseHost: string;
+  flPort: number;
+  dataDir: string;
+  metrics: AdapterMetrics;
+  log: (msg: string) => void;
+}
+
+export interface FlRuntime {
+  readonly name: string;
+  /** Problems that make a start impossible (e.g. a dataset missing), as [field, message]; none when it can start. */
+  precheckServer(p: ServerParams, ctx: NodeContext): Array<[string, string]>;
+  precheckClient(p: ClientParams, ctx: NodeContext): Array<[string, string]>;
+  /** Resolves once the server listens. */
+  startServer(p: ServerParams, ctx: NodeContext): Promise<Session>;
+  /** Resolves once the client has its data and starts to connect. */
+  startClient(p: ClientParams, ctx: NodeContext): Promise<Session>;
+}
+
+export class SessionStatusBook {
+  readonly createdAt = new Date().toISOString();
+  updatedAt = this.createdAt;
+  endedAt?: string;
+  state: SessionState = 'starting';
+  round = 0;
+  loss?: number;
+  accuracy?: number;
+  errors: string[] = [];
+  rounds: RoundSummary[] = [];
+
+  touch(): void {
+    this.updatedAt = new Date().toISOString();
+  }
+
+  set(state: SessionState): void {
+    if (ENDED_STATES.includes(this.state)) return;
+    this.state = state;
+    this.touch();
+    if (ENDED_STATES.includes(state)) this.endedAt = this.updatedAt;
+  }
+
+  error(message: string): void {
+    // bounded: a flapping peer must not grow the status without limit
+    if (this.errors.length >= 50) this.errors.shift();
+    this.errors.push(`${new Date().toISOString()} ${message}`);
+    this.touch();
+  }
+
+  get ended(): boolean {
+    return ENDED_STATES.includes(this.state);
+  }
+}

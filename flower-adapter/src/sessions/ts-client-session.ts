@@ -1,0 +1,141 @@
+// An FL client session of the TypeScript runtime: loads its partition of the dataset (train and
+// test splits, typed arrays only), builds the model, then joins the FL server over Flower's gRPC
+// protocol and answers its instructions until the server sends it away.
+
+import type { ClientParams } from '../rest/session-params.ts';
+import { runFlowerClient, type ClientEvent } from '../runtime/grpc-client.ts';
+import type { ByteCounters } from '../runtime/types.ts';
+import { loadPartition } from '../ml/datasets/registry.ts';
+import { initTf } from '../ml/tf.ts';
+import { TfClient } from '../ml/tf-client.ts';
+import type { SessionGaugeSource } from '../metrics.ts';
+import { type NodeContext, type Session, type SessionStatus, SessionStatusBook } from './session.ts';
+
+export class TsClientSession implements Session {
+  readonly role = 'client' as const;
+  readonly id: string;
+  private readonly book = new SessionStatusBook();
+  private readonly abort = new AbortController();
+  private bytes: ByteCounters = { sent: 0, received: 0 };
+  private examples = 0;
+  private tfClient?: TfClient;
+  private endedResolve!: () => void;
+  readonly ended = new Promise<void>((r) => {
+    this.endedResolve = r;
+  });
+
+  constructor(
+    readonly params: ClientParams,
+    private readonly ctx: NodeContext,
+  ) {
+    this.id = params.session;
+  }
+
+  async start(): Promise<void> {
+    const p = this.params;
+    await initTf();
+    const opts = { dataDir: this.ctx.dataDir, part: p.part, cohsize: p.cohsize, seed: p.seed };
+    const train = await loadPartition(p.source, { ...opts, split: 'train' });
+    const test = await loadPartition(p.source, { ...opts, split: 'test' });
+    this.examples = train.count;
+    this.tfClient = new TfClient(p.model, train, test, { seed: p.seed });
+    this.book.set('waiting');
+    this.ctx.log(
+      `client session ${this.id}: part ${p.part}/${p.cohsize} of ${p.source} (${train.count} train, ${test.count} test), joining ${p.server}`,
+    );
+    void this.run();
+  }
+
+  private async run(): Promise<void> {
+    const p = this.params;
+    try {
+      const result = await runFlowerClient({
+        server: p.server,
+        client: this.tfClient!,
+        signal: this.abort.signal,
+        connectTimeoutMs: p.connecttimeout * 1000,
+        onEvent: (e) => this.onEvent(e),
+        bytesOut: this.bytes,
+      });
+      this.bytes = { ...result.bytes };
+      this.book.set(result.reason === 'aborted' ? 'stopped' : 'completed');
+      this.ctx.log(`client session ${this.id}: ${this.book.state} after ${result.rounds} fit rounds`);
+    } catch (err) {
+      this.book.error((err as Error).message);
+      this.ctx.metrics.failure(this.id, 'client', 'session');
+      this.book.set('failed');
+      this.ctx.log(`client session ${this.id}: failed: ${(err as Error).message}`);
+    } finally {
+      this.tfClient?.dispose();
+      this.tfClient = undefined;
+      this.endedResolve();
+    }
+  }
+
+  private onEvent(e: ClientEvent): void {
+    const b = this.book;
+    const m = this.ctx.metrics;
+    switch (e.type) {
+      case 'connected':
+        b.set('running');
+        break;
+      case 'fit-done': {
+        b.round += 1;
+        m.roundStarted(this.id, 'client', b.round);
+        m.roundCompleted(this.id, 'client');
+        m.fitDuration('client', e.ms / 1000);
+        const loss = typeof e.metrics['loss'] === 'number' ? e.metrics['loss'] : undefined;
+        const accuracy = typeof e.metrics['accuracy'] === 'number' ? e.metrics['accuracy'] : undefined;
+        b.rounds.push({ round: b.round, loss, accuracy, durationMs: e.ms });
+        b.touch();
+        break;
+      }
+      case 'evaluate-done': {
+        const accuracy = typeof e.metrics['accuracy'] === 'number' ? e.metrics['accuracy'] : undefined;
+        b.loss = e.loss;
+        b.accuracy = accuracy;
+        m.evaluateDuration('client', e.ms / 1000);
+        m.modelQuality(this.id, 'client', e.loss, accuracy);
+        b.touch();
+        break;
+      }
+      default:
+        break;
+    }
+  }
+
+  async stop(reason = 'stopped on request'): Promise<void> {
+    if (!this.book.ended) {
+      this.book.error(reason);
+      this.book.set('stopped');
+    }
+    this.abort.abort();
+    await this.ended;
+  }
+
+  status(): SessionStatus {
+    const b = this.book;
+    return {
+      session: this.id,
+      role: 'client',
+      runtime: 'typescript',
+      state: b.state,
+      createdAt: b.createdAt,
+      updatedAt: b.updatedAt,
+      endedAt: b.endedAt,
+      round: b.round,
+      loss: b.loss,
+      accuracy: b.accuracy,
+      bytes: { ...this.bytes },
+      errors: [...b.errors],
+      server: this.params.server,
+      examples: this.examples,
+      rounds: b.rounds.map((r) => ({ ...r })),
+      params: this.params,
+    };
+  }
+
+  gauges(): SessionGaugeSource {
+    return { session: this.id, role: 'client', state: this.book.state, bytes: this.bytes };
+  }
+}

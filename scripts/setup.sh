@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# Installs what MLFO needs on a Debian/Ubuntu machine: the apt packages (when root and missing)
+# and the npm dependencies. Safe to run again.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+# apt packages the tests and the demo use; grows with the topology and monitoring issues
+APT_PACKAGES=(ca-certificates)
+
+missing=()
+for p in "${APT_PACKAGES[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+done
+if [ "${#missing[@]}" -gt 0 ]; then
+  if [ "$(id -u)" = 0 ]; then
+    echo "setup: installing apt packages: ${missing[*]}"
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}"
+  else
+    echo "setup: missing apt packages (run as root, or install them): ${missing[*]}" >&2
+  fi
+fi
+
+if ! command -v node >/dev/null || [ "$(node -p 'process.versions.node.split(".")[0]')" -lt 20 ]; then
+  echo "setup: Node.js 20 or newer is needed (found: $(node --version 2>/dev/null || echo none))" >&2
+  exit 1
+fi
+
+# `npm ci` trips over optional platform packages this registry does not serve; `npm install`
+# honours the lockfile and skips them.
+npm install --no-audit --no-fund --loglevel=error
