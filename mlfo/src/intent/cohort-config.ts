@@ -1,0 +1,309 @@
+// Cohort configs (intents/cohorts/*.yaml): the seed's sendintent.py settings as a file. The
+// sendintent CLI parses one with parseCohortConfig, which checks every list against cohortdistr
+// and every value with the FL rules, and loads each intent file it names; planCohortPosts then
+// lists the /receive posts, one per cohort, with ipstart starting at 10 and advancing by each
+// cohort's size exactly as the seed did. Posting and sleeping timegapSeconds between posts is the CLI's job.
+
+import { existsSync, readFileSync, statSync } from 'node:fs';
+import { resolve as resolvePath } from 'node:path';
+import {
+  allowedFor,
+  checkFlSetting,
+  describeYaml,
+  entryOf,
+  FORM_FIELD_OF,
+  formatProblem,
+  IntentError,
+  type Problem,
+  ProblemList,
+  parseIntentYaml,
+  readYaml,
+  STRATEGY_SETTINGS,
+  type StrategySetting,
+  type YamlValue,
+} from './intent-schema.ts';
+
+type FormField = (typeof FORM_FIELD_OF)[StrategySetting];
+/** The optional per-cohort lists are named after the form field they fill: sameserverdist, avgalgodist, … */
+const distKey = (s: StrategySetting): string => `${FORM_FIELD_OF[s]}dist`;
+const KEYS = ['mlfoadd', 'cohortdistr', 'intentdist', ...STRATEGY_SETTINGS.map(distKey), 'timegap'];
+
+/** The seed's first client address was 10.0.1.10. */
+export const FIRST_IPSTART = 10;
+// Clients sit at 10.0.1.<n>; the last host address is .254.
+const LAST_HOST_OCTET = 254;
+export const DEFAULT_MLFOADD = 'http://127.0.0.1:8001/receive';
+const MAX_TIMEGAP_SECONDS = 3600;
+
+export interface Cohort {
+  size: number;
+  /** absolute path of the intent file */
+  intentFile: string;
+  /** the path as written in the config */
+  intentPath: string;
+  intentID: string;
+  /** form fields from the *dist lists, as written (e.g. avgalgo "FedAvg", fracfit "0.5") */
+  fields: Partial<Record<FormField, string>>;
+}
+
+export interface CohortConfig {
+  fileName: string;
+  mlfoadd: string;
+  timegapSeconds: number;
+  cohorts: Cohort[];
+  warnings: string[];
+}
+
+export class CohortConfigError extends Error {
+  constructor(
+    readonly fileName: string,
+    readonly problems: Problem[],
+  ) {
+    super(`bad cohort config ${fileName}:\n${problems.map((p) => formatProblem(p, fileName)).join('\n')}`);
+    this.name = 'CohortConfigError';
+  }
+}
+
+function list(
+  problems: ProblemList,
+  key: string,
+  node: YamlValue | undefined,
+  at: YamlValue,
+): YamlValue[] | undefined {
+  if (node === undefined) return undefined;
+  if (node.kind !== 'seq') {
+    problems.fail(key, node ?? at, `got ${describeYaml(node)}; expected a list with one value per cohort`);
+    return undefined;
+  }
+  return node.items;
+}
+
+function scalar(problems: ProblemList, path: string, node: YamlValue, expected: string): string | undefined {
+  if (node.kind !== 'scalar' || node.value === null || node.text.trim() === '') {
+    problems.fail(path, node, `got ${describeYaml(node)}; expected ${expected}`);
+    return undefined;
+  }
+  return node.text.trim();
+}
+
+export function parseCohortConfig(text: string, fileName: string, baseDir: string): CohortConfig {
+  const read = readYaml(text, { fileName, what: 'cohort config' });
+  if (!read.ok) throw new CohortConfigError(fileName, read.problems);
+  const problems = new ProblemList();
+  for (const w of read.warnings) problems.fail(w.path, w, w.message);
+  const root = read.root;
+  if (root === undefined || root.kind !== 'map') {
+    problems.fail(
+      '',
+      root,
+      `got ${root === undefined ? 'an empty file' : describeYaml(root)}; expected a mapping with cohortdistr and intentdist`,
+    );
+    throw new CohortConfigError(fileName, problems.problems);
+  }
+  for (const e of root.entries) {
+    if (!KEYS.includes(e.key)) problems.fail(e.key, e, `unknown key; allowed: ${KEYS.join(', ')}`);
+  }
+
+  let mlfoadd = DEFAULT_MLFOADD;
+  const addEntry = entryOf(root, 'mlfoadd');
+  if (addEntry !== undefined) {
+    const v = scalar(problems, 'mlfoadd', addEntry.value, 'the MLFO URL, e.g. http://127.0.0.1:8001/receive');
+    if (v !== undefined) {
+      let ok = false;
+      try {
+        ok = ['http:', 'https:'].includes(new URL(v).protocol);
+      } catch {}
+      if (ok) mlfoadd = v;
+      else
+        problems.fail(
+          'mlfoadd',
+          addEntry.value,
+          `got ${JSON.stringify(v)}; allowed: an http:// or https:// URL such as ${DEFAULT_MLFOADD}`,
+        );
+    }
+  }
+
+  let timegapSeconds = 0;
+  const gapEntry = entryOf(root, 'timegap');
+  if (gapEntry !== undefined) {
+    const v = scalar(problems, 'timegap', gapEntry.value, 'seconds between two posts');
+    if (v !== undefined) {
+      const n = Number(v);
+      if (/^\d+(\.\d+)?$/.test(v) && n <= MAX_TIMEGAP_SECONDS) timegapSeconds = n;
+      else
+        problems.fail(
+          'timegap',
+          gapEntry.value,
+          `got ${JSON.stringify(v)}; allowed: seconds in [0, ${MAX_TIMEGAP_SECONDS}]`,
+        );
+    }
+  }
+
+  const distrEntry = entryOf(root, 'cohortdistr');
+  const sizesNodes = list(problems, 'cohortdistr', distrEntry?.value, root);
+  if (distrEntry === undefined)
+    problems.fail('cohortdistr', root, 'missing; expected the cohort sizes, e.g. [30, 10, 10]');
+  if (sizesNodes === undefined || sizesNodes.length === 0) {
+    if (sizesNodes !== undefined)
+      problems.fail('cohortdistr', distrEntry?.value, 'is empty; expected at least one cohort size');
+    throw new CohortConfigError(fileName, problems.problems);
+  }
+  const n = sizesNodes.length;
+  const sizes = sizesNodes.map((node, i) => {
+    const v = scalar(problems, `cohortdistr[${i}]`, node, 'a cohort size');
+    if (v === undefined) return 0;
+    if (!/^\d+$/.test(v) || Number(v) < 1) {
+      problems.fail(
+        `cohortdistr[${i}]`,
+        node,
+        `got ${JSON.stringify(v)}; allowed: an integer ≥ 1 (clients in the cohort)`,
+      );
+      return 0;
+    }
+    return Number(v);
+  });
+  const total = sizes.reduce((a, b) => a + b, 0);
+  if (FIRST_IPSTART + total - 1 > LAST_HOST_OCTET) {
+    problems.fail(
+      'cohortdistr',
+      distrEntry?.value,
+      `the cohorts hold ${total} clients, which runs from 10.0.1.${FIRST_IPSTART} past 10.0.1.${LAST_HOST_OCTET}; allowed: at most ${LAST_HOST_OCTET - FIRST_IPSTART + 1} clients in all`,
+    );
+  }
+
+  const sameLength = (key: string): YamlValue[] | undefined => {
+    const e = entryOf(root, key);
+    const items = list(problems, key, e?.value, root);
+    if (items !== undefined && items.length !== n) {
+      problems.fail(
+        key,
+        e?.value,
+        `has ${items.length} value${items.length === 1 ? '' : 's'} but cohortdistr has ${n}; allowed: one value per cohort (${n})`,
+      );
+      return undefined;
+    }
+    return items;
+  };
+
+  const intentsEntry = entryOf(root, 'intentdist');
+  if (intentsEntry === undefined)
+    problems.fail('intentdist', root, `missing; expected ${n} intent file names, one per cohort`);
+  const intentNodes = sameLength('intentdist') ?? [];
+  const loaded = new Map<string, string>();
+  const intents = intentNodes.map((node, i) => {
+    const path = `intentdist[${i}]`;
+    const rel = scalar(problems, path, node, 'an intent file name');
+    if (rel === undefined) return undefined;
+    const abs = resolvePath(baseDir, rel);
+    if (!existsSync(abs) || !statSync(abs).isFile()) {
+      problems.fail(
+        path,
+        node,
+        `intent file ${JSON.stringify(rel)} not found (looked for ${abs}); paths are relative to the config file`,
+      );
+      return undefined;
+    }
+    let intentID = loaded.get(abs);
+    if (intentID === undefined) {
+      try {
+        intentID = parseIntentYaml(readFileSync(abs, 'utf8'), { fileName: abs }).intent.intentID;
+        loaded.set(abs, intentID);
+      } catch (err) {
+        if (!(err instanceof IntentError)) throw err;
+        problems.fail(
+          path,
+          node,
+          `intent file ${rel} is not a valid intent:\n  ${err.message.split('\n').join('\n  ')}`,
+        );
+        return undefined;
+      }
+    }
+    return { rel, abs, intentID };
+  });
+
+  const fields: Array<Partial<Record<FormField, string>>> = sizes.map(() => ({}));
+  for (const setting of STRATEGY_SETTINGS) {
+    const key = distKey(setting);
+    const field = FORM_FIELD_OF[setting];
+    const items = sameLength(key);
+    if (items === undefined) continue;
+    items.forEach((node, i) => {
+      const v = scalar(problems, `${key}[${i}]`, node, allowedFor(setting));
+      if (v === undefined) return;
+      const r = checkFlSetting(setting, v);
+      if (!r.ok) problems.fail(`${key}[${i}]`, node, r.message);
+      else (fields[i] as Record<string, string>)[field] = v;
+    });
+  }
+  fields.forEach((f, i) => {
+    if (f.minfit !== undefined && f.minav !== undefined && Number(f.minfit) > Number(f.minav)) {
+      problems.fail(
+        `minfitdist[${i}]`,
+        entryOf(root, 'minfitdist')?.value,
+        `minfit ${f.minfit} is greater than minav ${f.minav} for cohort ${i}; allowed: minfit ≤ minav`,
+      );
+    }
+  });
+  if (fields[0]?.sameserver?.toLowerCase() === 'yes') {
+    problems.fail(
+      'sameserverdist[0]',
+      entryOf(root, 'sameserverdist')?.value,
+      'yes means "reuse the previous cohort\'s FL server", but the first cohort has none before it; allowed here: no, nor',
+    );
+  }
+  if (problems.problems.length > 0) throw new CohortConfigError(fileName, problems.problems);
+
+  const cohorts: Cohort[] = sizes.map((size, i) => {
+    const intent = intents[i]!;
+    const f = fields[i]!;
+    const next = fields[i + 1];
+    // With sameserver yes on the next cohort the server is shared, so this cohort alone need not reach minav.
+    if (
+      f.minav !== undefined &&
+      Number(f.minav) > size &&
+      next?.sameserver?.toLowerCase() !== 'yes' &&
+      f.sameserver?.toLowerCase() !== 'yes'
+    ) {
+      problems.warn(
+        `minavdist[${i}]`,
+        entryOf(root, 'minavdist')?.value,
+        `minav ${f.minav} is more than cohort ${i}'s ${size} clients: its FL server will wait for clients that never come`,
+      );
+    }
+    return { size, intentFile: intent.abs, intentPath: intent.rel, intentID: intent.intentID, fields: f };
+  });
+  return {
+    fileName,
+    mlfoadd,
+    timegapSeconds,
+    cohorts,
+    warnings: problems.warnings.map((w) => formatProblem(w, fileName)),
+  };
+}
+
+export function loadCohortConfig(path: string): CohortConfig {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (err) {
+    throw new CohortConfigError(path, [
+      { path: '', message: `cannot read the cohort config: ${(err as Error).message}` },
+    ]);
+  }
+  return parseCohortConfig(text, path, resolvePath(path, '..'));
+}
+
+/** One /receive post per cohort: `file` = intentFile, the text fields as the seed's sendintent.py sent them. */
+export function planCohortPosts(
+  cfg: CohortConfig,
+): Array<{ intentFile: string; fields: Record<string, string> }> {
+  let ipstart = FIRST_IPSTART;
+  return cfg.cohorts.map((c) => {
+    const post = {
+      intentFile: c.intentFile,
+      fields: { ipstart: String(ipstart), cohortsize: String(c.size), ...c.fields },
+    };
+    ipstart += c.size;
+    return post;
+  });
+}

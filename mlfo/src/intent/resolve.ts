@@ -1,0 +1,536 @@
+// Intent + /receive form fields + catalog → the FL pipeline an edge MLFO deploys, and the derived
+// intent it sends to the cloud MLFO over MoMo; pipelineFromDerived is the cloud's side of that.
+// Precedence for every FL setting: intent constraint > form field > catalog default, and
+// settingsSource records which one won so a run report can say where each value came from.
+// Nothing here deploys anything.
+
+import type { Catalog, CatalogEntry } from './catalog.ts';
+import {
+  ADAPTER_MODEL_NAMES,
+  allowedFor,
+  checkConstraints,
+  checkFlSetting,
+  type Constraints,
+  CONSTRAINT_NAMES,
+  type FlSettings,
+  FORM_FIELD_OF,
+  formatProblem,
+  ID_RE,
+  type Intent,
+  IntentError,
+  type ModelName,
+  type ParsedConstraints,
+  type Problem,
+  ProblemList,
+  type SameServ,
+  type SourceName,
+  type SourcePosition,
+  STRATEGY_SEED_SPELLING,
+  STRATEGY_SETTINGS,
+  type StrategyName,
+  type StrategySetting,
+  type Target,
+} from './intent-schema.ts';
+
+export type SettingOrigin = 'intent' | 'form' | 'catalog';
+
+export type PipelineSetting =
+  | 'source'
+  | 'model'
+  | 'algo'
+  | 'fracfit'
+  | 'minfit'
+  | 'minav'
+  | 'numround'
+  | 'epochs'
+  | 'batchsize'
+  | 'lr'
+  | 'sameserv';
+
+export interface ResolvedPipeline {
+  intentID: string;
+  targetId: string;
+  operation: string;
+  operand: string;
+  source: SourceName;
+  model: ModelName;
+  sink: string;
+  algo: StrategyName;
+  fracfit: number;
+  minfit: number;
+  minav: number;
+  numround: number;
+  epochs: number;
+  batchsize: number;
+  /** undefined: the flower-adapter's own default */
+  lr?: number;
+  sameserv: SameServ;
+  /** the clients are 10.0.1.<ipstart> … 10.0.1.<ipstart + cohortsize − 1>, as in the seed */
+  cohort: { ipstart?: number; cohortsize?: number };
+  settingsSource: Record<PipelineSetting, SettingOrigin>;
+  catalogFile: string;
+  /** the catalog's and the entry's notes, e.g. that a stand-in dataset is used */
+  notes: string[];
+}
+
+/** The /receive text fields of the seed contract. */
+export const FORM_FIELDS = [
+  'ipstart',
+  'cohortsize',
+  'sameserver',
+  'avgalgo',
+  'fracfit',
+  'minfit',
+  'minav',
+  'numround',
+] as const;
+
+export const DERIVED_TARGET_ID = 'cloud0-001';
+export const AGGREGATE_OPERATION = 'aggregate.global';
+export const AGGREGATE_OPERAND = 'model.federated';
+
+// Clients sit at 10.0.1.<n> in the seed topology, so a cohort must stay inside host addresses 1–254.
+const LAST_HOST_OCTET = 254;
+
+const SETTING_KEY: Record<StrategySetting, PipelineSetting> = {
+  avgalgo: 'algo',
+  fracfit: 'fracfit',
+  minfit: 'minfit',
+  minav: 'minav',
+  numround: 'numround',
+  sameserv: 'sameserv',
+};
+
+interface Chosen<T> {
+  value: T;
+  origin: SettingOrigin;
+  /** where it came from, for messages */
+  where: string;
+  path: string;
+  at?: SourcePosition;
+}
+
+function positionOf(intent: Intent, path: string): SourcePosition | undefined {
+  return intent.positions?.[path];
+}
+
+function problemAt(path: string, message: string, at?: SourcePosition): Problem {
+  return at === undefined ? { path, message } : { path, line: at.line, column: at.column, message };
+}
+
+function readForm(
+  form: Record<string, string | undefined>,
+  list: ProblemList,
+): {
+  settings: Partial<FlSettings>;
+  raw: Partial<Record<string, string>>;
+  ipstart?: number;
+  cohortsize?: number;
+} {
+  const settings: Partial<FlSettings> = {};
+  const raw: Partial<Record<string, string>> = {};
+  for (const [key, value] of Object.entries(form)) {
+    if (key === 'file' || (FORM_FIELDS as readonly string[]).includes(key)) continue;
+    if (value !== undefined && value !== '')
+      list.warn(`form.${key}`, undefined, `unknown form field, ignored; known: ${FORM_FIELDS.join(', ')}`);
+  }
+  const text = (field: string): string | undefined => {
+    const v = form[field]?.trim();
+    if (v === undefined || v === '') return undefined;
+    raw[field] = v;
+    return v;
+  };
+  for (const s of STRATEGY_SETTINGS) {
+    const v = text(FORM_FIELD_OF[s]);
+    if (v === undefined) continue;
+    const r = checkFlSetting(s, v);
+    if (r.ok) (settings as Record<string, unknown>)[s] = r.value;
+    else list.fail(`form.${FORM_FIELD_OF[s]}`, undefined, r.message);
+  }
+  const octet = (field: 'ipstart' | 'cohortsize'): number | undefined => {
+    const v = text(field);
+    if (v === undefined) return undefined;
+    if (/^\d{1,3}$/.test(v) && Number(v) >= 1 && Number(v) <= LAST_HOST_OCTET) return Number(v);
+    list.fail(
+      `form.${field}`,
+      undefined,
+      `got ${JSON.stringify(v)}; allowed: an integer in [1, ${LAST_HOST_OCTET}]`,
+    );
+    return undefined;
+  };
+  const ipstart = octet('ipstart');
+  const cohortsize = octet('cohortsize');
+  if (ipstart !== undefined && cohortsize !== undefined && ipstart + cohortsize - 1 > LAST_HOST_OCTET) {
+    list.fail(
+      'form.cohortsize',
+      undefined,
+      `ipstart ${ipstart} + cohortsize ${cohortsize} runs past 10.0.1.${LAST_HOST_OCTET}; allowed: ipstart + cohortsize − 1 ≤ ${LAST_HOST_OCTET}`,
+    );
+  }
+  const out: {
+    settings: Partial<FlSettings>;
+    raw: Partial<Record<string, string>>;
+    ipstart?: number;
+    cohortsize?: number;
+  } = {
+    settings,
+    raw,
+  };
+  if (ipstart !== undefined) out.ipstart = ipstart;
+  if (cohortsize !== undefined) out.cohortsize = cohortsize;
+  return out;
+}
+
+function catalogWhere(catalog: Catalog, entry: CatalogEntry): string {
+  return `catalog ${catalog.fileName}${entry.line === undefined ? '' : `:${entry.line}`} (${entry.operation} ${entry.operand})`;
+}
+
+function minfitMinavProblem(minfit: Chosen<number>, minav: Chosen<number>): Problem | undefined {
+  if (minfit.value <= minav.value) return undefined;
+  // Blame the setting that came from the stronger source: that is the one the user wrote.
+  const rank: Record<SettingOrigin, number> = { intent: 2, form: 1, catalog: 0 };
+  const blamed = rank[minfit.origin] >= rank[minav.origin] ? minfit : minav;
+  return problemAt(
+    blamed.path,
+    `minfit ${minfit.value} (from ${minfit.where}) is greater than minav ${minav.value} (from ${minav.where}); allowed: minfit ≤ minav`,
+    blamed.at,
+  );
+}
+
+/** Turns a user intent into the edge pipeline and the intent derived for the cloud MLFO. */
+export function resolveIntent(
+  intent: Intent,
+  formFields: Record<string, string | undefined>,
+  catalog: Catalog,
+): { pipeline: ResolvedPipeline; derived: Intent; warnings: string[] } {
+  const file = intent.fileName;
+  if (intent.targets.length !== 1) {
+    throw new IntentError(
+      422,
+      [
+        problemAt(
+          'targets',
+          `has ${intent.targets.length} targets; allowed: exactly one target per intent (send one intent per target)`,
+          positionOf(intent, 'targets'),
+        ),
+      ],
+      file,
+    );
+  }
+  const target = intent.targets[0] as Target;
+  const tPath = 'targets[0]';
+  const cPath = `${tPath}.constraints`;
+  if (target.parsed.privacylevel !== 'high') {
+    throw new IntentError(
+      422,
+      [
+        problemAt(
+          `${cPath}.privacylevel`,
+          'missing; expected privacylevel: high (only federated-learning pipelines exist here)',
+          positionOf(intent, cPath) ?? positionOf(intent, tPath),
+        ),
+      ],
+      file,
+    );
+  }
+  let entry: CatalogEntry;
+  try {
+    entry = catalog.resolve(target, { path: tPath, ...positionOf(intent, `${tPath}.operand`) });
+  } catch (err) {
+    if (err instanceof IntentError) throw new IntentError(err.status, err.problems, file);
+    throw err;
+  }
+  if (
+    entry.role !== 'client' ||
+    entry.source === undefined ||
+    entry.model === undefined ||
+    entry.sink === undefined
+  ) {
+    const clientPairs = catalog.entries
+      .filter((e) => e.role === 'client')
+      .map((e) => `${e.operation} ${e.operand}`);
+    throw new IntentError(
+      422,
+      [
+        problemAt(
+          `${tPath}.operation`,
+          `${target.operation} ${target.operand} is what an edge MLFO asks of the cloud MLFO over MoMo, not a user intent; ` +
+            `allowed here: ${clientPairs.join('; ')}`,
+          positionOf(intent, `${tPath}.operation`),
+        ),
+      ],
+      file,
+    );
+  }
+
+  const list = new ProblemList();
+  const form = readForm(formFields, list);
+  if (list.problems.length > 0) throw new IntentError(422, list.problems, 'form fields');
+
+  const chosen = {} as { [K in StrategySetting]: Chosen<FlSettings[K]> };
+  for (const s of STRATEGY_SETTINGS) {
+    const fromIntent = target.parsed[s];
+    const fromForm = form.settings[s];
+    const path = `${cPath}.${s}`;
+    let c: Chosen<unknown>;
+    if (fromIntent !== undefined) {
+      const at = positionOf(intent, path);
+      c = {
+        value: fromIntent,
+        origin: 'intent',
+        where: `intent ${path}${at ? ` (line ${at.line})` : ''}`,
+        path,
+      };
+      if (at !== undefined) c.at = at;
+      if (fromForm !== undefined && fromForm !== fromIntent) {
+        list.warn(
+          `form.${FORM_FIELD_OF[s]}`,
+          undefined,
+          `${JSON.stringify(form.raw[FORM_FIELD_OF[s]])} is overridden by the intent's ${s} ${JSON.stringify(target.constraints[s])}`,
+        );
+      }
+    } else if (fromForm !== undefined) {
+      c = {
+        value: fromForm,
+        origin: 'form',
+        where: `form field ${FORM_FIELD_OF[s]}`,
+        path: `form.${FORM_FIELD_OF[s]}`,
+      };
+    } else {
+      c = {
+        value: entry.defaults[s],
+        origin: 'catalog',
+        where: catalogWhere(catalog, entry),
+        path: catalog.fileName,
+      };
+    }
+    (chosen as Record<string, Chosen<unknown>>)[s] = c;
+  }
+  const pairProblem = minfitMinavProblem(chosen.minfit, chosen.minav);
+  if (pairProblem !== undefined) {
+    throw new IntentError(422, [pairProblem], pairProblem.path.startsWith('targets') ? file : undefined);
+  }
+
+  const source = target.parsed.sourcekind ?? entry.source;
+  const model = target.parsed.modelkind ?? entry.model;
+  if (!ADAPTER_MODEL_NAMES.includes(model)) {
+    list.warn(
+      target.parsed.modelkind !== undefined ? `${cPath}.modelkind` : '',
+      positionOf(intent, `${cPath}.modelkind`),
+      `model ${model} (from ${target.parsed.modelkind !== undefined ? 'the intent' : catalogWhere(catalog, entry)}) cannot be trained ` +
+        `by the flower-adapter (it has ${ADAPTER_MODEL_NAMES.join(', ')}); its FL clients will be refused`,
+    );
+  }
+  if (
+    form.cohortsize !== undefined &&
+    chosen.minav.value > form.cohortsize &&
+    chosen.sameserv.value !== 'yes'
+  ) {
+    list.warn(
+      'form.cohortsize',
+      undefined,
+      `minav ${chosen.minav.value} (from ${chosen.minav.where}) is larger than the cohort (${form.cohortsize} clients) ` +
+        'and the server is not shared (sameserv is not yes): the FL server will wait for clients that never come',
+    );
+  }
+  const notes = [catalog.note, entry.note].filter((n): n is string => n !== undefined);
+  for (const n of notes) list.warn('', undefined, `${catalogWhere(catalog, entry)}: ${n}`);
+
+  const settingsSource = {
+    source: target.parsed.sourcekind !== undefined ? 'intent' : 'catalog',
+    model: target.parsed.modelkind !== undefined ? 'intent' : 'catalog',
+    epochs: 'catalog',
+    batchsize: 'catalog',
+    lr: 'catalog',
+  } as Record<PipelineSetting, SettingOrigin>;
+  for (const s of STRATEGY_SETTINGS) settingsSource[SETTING_KEY[s]] = chosen[s].origin;
+
+  const pipeline: ResolvedPipeline = {
+    intentID: intent.intentID,
+    targetId: target.id,
+    operation: target.operation,
+    operand: target.operand,
+    source,
+    model,
+    sink: entry.sink,
+    algo: chosen.avgalgo.value,
+    fracfit: chosen.fracfit.value,
+    minfit: chosen.minfit.value,
+    minav: chosen.minav.value,
+    numround: chosen.numround.value,
+    epochs: entry.defaults.epochs,
+    batchsize: entry.defaults.batchsize,
+    sameserv: chosen.sameserv.value,
+    cohort: {},
+    settingsSource,
+    catalogFile: catalog.fileName,
+    notes,
+  };
+  if (entry.defaults.lr !== undefined) pipeline.lr = entry.defaults.lr;
+  if (form.ipstart !== undefined) pipeline.cohort.ipstart = form.ipstart;
+  if (form.cohortsize !== undefined) pipeline.cohort.cohortsize = form.cohortsize;
+
+  return {
+    pipeline,
+    derived: deriveIntent(pipeline),
+    warnings: list.warnings.map((w) => formatProblem(w, w.path.startsWith('targets') ? file : undefined)),
+  };
+}
+
+function derivedId(intentID: string): string {
+  return `${intentID.slice(0, 124)}-fed`;
+}
+
+/** The intent an edge MLFO sends to the cloud MLFO: one aggregate.global target carrying the FL settings. */
+function deriveIntent(p: ResolvedPipeline): Intent {
+  const constraints: Required<Constraints> = {
+    privacylevel: 'high',
+    sourcekind: p.source,
+    modelkind: p.model,
+    avgalgo: STRATEGY_SEED_SPELLING[p.algo],
+    fracfit: String(p.fracfit),
+    minfit: String(p.minfit),
+    minav: String(p.minav),
+    numround: String(p.numround),
+    sameserv: p.sameserv,
+  };
+  const parsed: ParsedConstraints = {
+    privacylevel: 'high',
+    sourcekind: p.source,
+    modelkind: p.model,
+    avgalgo: p.algo,
+    fracfit: p.fracfit,
+    minfit: p.minfit,
+    minav: p.minav,
+    numround: p.numround,
+    sameserv: p.sameserv,
+  };
+  return {
+    intentID: derivedId(p.intentID),
+    targets: [
+      {
+        id: DERIVED_TARGET_ID,
+        operation: AGGREGATE_OPERATION,
+        operand: AGGREGATE_OPERAND,
+        constraints,
+        parsed,
+      },
+    ],
+  };
+}
+
+export type ServerSetting = 'algo' | 'fracfit' | 'minfit' | 'minav' | 'numround' | 'sameserv';
+
+/** What the cloud MLFO needs to start (or reuse) an FL server: the flower-adapter's /serv fields and sameserv. */
+export interface ServerSettings {
+  intentID: string;
+  targetId: string;
+  algo: StrategyName;
+  fracfit: number;
+  minfit: number;
+  minav: number;
+  numround: number;
+  sameserv: SameServ;
+  source?: SourceName;
+  model?: ModelName;
+  settingsSource: Record<ServerSetting, 'intent' | 'catalog'>;
+}
+
+/**
+ * The cloud side: checks a derived intent (ours, or a seed-generation MLFO's) and returns the FL
+ * server settings. The string constraints are checked again, whatever `parsed` says, since the
+ * intent arrived over the wire. Settings missing from the intent come from the catalog's
+ * aggregator entry when a catalog is given; without one they are an error.
+ */
+export function pipelineFromDerived(
+  intent: Intent,
+  catalog?: Catalog,
+): { settings: ServerSettings; warnings: string[] } {
+  const origin = `derived intent ${intent.intentID}`;
+  const list = new ProblemList();
+  if (!ID_RE.test(intent.intentID))
+    list.fail(
+      'intentID',
+      undefined,
+      `got ${JSON.stringify(intent.intentID)}; allowed: an id like edgeintent01-fed`,
+    );
+  if (intent.targets.length !== 1) {
+    list.fail(
+      'targets',
+      undefined,
+      `has ${intent.targets.length} targets; allowed: exactly one ${AGGREGATE_OPERATION} target`,
+    );
+    throw new IntentError(422, list.problems, origin);
+  }
+  const target = intent.targets[0] as Target;
+  if (target.operation !== AGGREGATE_OPERATION || target.operand !== AGGREGATE_OPERAND) {
+    list.fail(
+      'targets[0]',
+      undefined,
+      `operation ${JSON.stringify(target.operation)} operand ${JSON.stringify(target.operand)}; allowed: operation ${AGGREGATE_OPERATION} with operand ${AGGREGATE_OPERAND}`,
+    );
+  }
+  const values: Partial<Record<(typeof CONSTRAINT_NAMES)[number], { text: string }>> = {};
+  for (const name of CONSTRAINT_NAMES) {
+    const v = target.constraints[name]?.trim();
+    if (v !== undefined && v !== '') values[name] = { text: v };
+  }
+  const parsed = checkConstraints(list, 'targets[0].constraints', values);
+  if (list.problems.length > 0) throw new IntentError(422, list.problems, origin);
+
+  const entry = catalog?.entries.find(
+    (e) => e.operation === AGGREGATE_OPERATION && e.operand === AGGREGATE_OPERAND,
+  );
+  const settingsSource = {} as Record<ServerSetting, 'intent' | 'catalog'>;
+  const pick = <K extends StrategySetting>(s: K): FlSettings[K] => {
+    const own = parsed[s] as FlSettings[K] | undefined;
+    settingsSource[SETTING_KEY[s] as ServerSetting] = own !== undefined ? 'intent' : 'catalog';
+    if (own !== undefined) return own;
+    if (entry !== undefined) return entry.defaults[s] as FlSettings[K];
+    list.fail(
+      `targets[0].constraints.${s}`,
+      undefined,
+      `missing${catalog === undefined ? '' : ` and catalog ${catalog.fileName} has no ${AGGREGATE_OPERATION} ${AGGREGATE_OPERAND} entry`}; allowed: ${allowedFor(s)}`,
+    );
+    return undefined as unknown as FlSettings[K];
+  };
+  const algo = pick('avgalgo');
+  const fracfit = pick('fracfit');
+  const minfit = pick('minfit');
+  const minav = pick('minav');
+  const numround = pick('numround');
+  const sameserv = pick('sameserv');
+  if (list.problems.length > 0) throw new IntentError(422, list.problems, origin);
+  if (minfit > minav) {
+    throw new IntentError(
+      422,
+      [
+        {
+          path: 'targets[0].constraints.minfit',
+          message: `minfit (${minfit}) is greater than minav (${minav}); allowed: minfit ≤ minav`,
+        },
+      ],
+      origin,
+    );
+  }
+  const warnings: string[] = [];
+  if (parsed.modelkind !== undefined && !ADAPTER_MODEL_NAMES.includes(parsed.modelkind)) {
+    warnings.push(
+      `${origin}: targets[0].constraints.modelkind: the flower-adapter cannot train model ${parsed.modelkind} (it has ${ADAPTER_MODEL_NAMES.join(', ')})`,
+    );
+  }
+  const settings: ServerSettings = {
+    intentID: intent.intentID,
+    targetId: target.id,
+    algo,
+    fracfit,
+    minfit,
+    minav,
+    numround,
+    sameserv,
+    settingsSource,
+  };
+  if (parsed.sourcekind !== undefined) settings.source = parsed.sourcekind;
+  if (parsed.modelkind !== undefined) settings.model = parsed.modelkind;
+  return { settings, warnings };
+}
