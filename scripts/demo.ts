@@ -62,7 +62,9 @@ async function main(): Promise<void> {
   process.stdout.write(`starting ${nodes.length} flower-adapter processes … `);
   const t0 = Date.now();
   for (const n of nodes) {
-    started.push(await spawnAdapter({ host: n.host, nodeId: n.name, logFile: join(runDir, 'logs', `${n.name}.log`) }));
+    started.push(
+      await spawnAdapter({ host: n.host, nodeId: n.name, logFile: join(runDir, 'logs', `${n.name}.log`) }),
+    );
   }
   console.log(`up in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
   const [srv, ...clis] = started;
@@ -77,7 +79,9 @@ async function main(): Promise<void> {
     source: 'handmnist',
     session,
   });
-  console.log(`FL server ${session} listening on ${serv['address']} (FedAvg, ${rounds} rounds, model ${values.model})`);
+  console.log(
+    `FL server ${session} listening on ${serv['address']} (FedAvg, ${rounds} rounds, model ${values.model})`,
+  );
   await Promise.all(
     clis.map((c, part) =>
       post(`${c.url}/cli`, {

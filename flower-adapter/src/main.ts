@@ -95,7 +95,9 @@ export async function main(argv = process.argv.slice(2)): Promise<void> {
     console.error(`flower-adapter: cannot listen on ${cfg.host}:${cfg.restPort}: ${err.message}`);
     process.exit(1);
   });
-  log(`REST on ${cfg.host}:${cfg.restPort}, FL servers on :${cfg.flPort} (advertised as ${cfg.advertiseHost}), data in ${cfg.dataDir}`);
+  log(
+    `REST on ${cfg.host}:${cfg.restPort}, FL servers on :${cfg.flPort} (advertised as ${cfg.advertiseHost}), data in ${cfg.dataDir}`,
+  );
 
   let stopping = false;
   const shutdown = async (signal: string) => {

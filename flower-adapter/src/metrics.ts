@@ -132,7 +132,11 @@ export class AdapterMetrics {
       },
     });
 
-    const netCounter = (name: string, help: string, pick: (d: ReturnType<typeof readNetDev>[number]) => number) =>
+    const netCounter = (
+      name: string,
+      help: string,
+      pick: (d: ReturnType<typeof readNetDev>[number]) => number,
+    ) =>
       new client.Counter({
         name,
         help,
@@ -143,10 +147,26 @@ export class AdapterMetrics {
           for (const d of readNetDev()) this.labels(d.device).inc(pick(d));
         },
       });
-    netCounter('node_network_receive_bytes_total', 'Bytes received per interface (/proc/net/dev)', (d) => d.rxBytes);
-    netCounter('node_network_transmit_bytes_total', 'Bytes sent per interface (/proc/net/dev)', (d) => d.txBytes);
-    netCounter('node_network_receive_packets_total', 'Packets received per interface (/proc/net/dev)', (d) => d.rxPackets);
-    netCounter('node_network_transmit_packets_total', 'Packets sent per interface (/proc/net/dev)', (d) => d.txPackets);
+    netCounter(
+      'node_network_receive_bytes_total',
+      'Bytes received per interface (/proc/net/dev)',
+      (d) => d.rxBytes,
+    );
+    netCounter(
+      'node_network_transmit_bytes_total',
+      'Bytes sent per interface (/proc/net/dev)',
+      (d) => d.txBytes,
+    );
+    netCounter(
+      'node_network_receive_packets_total',
+      'Packets received per interface (/proc/net/dev)',
+      (d) => d.rxPackets,
+    );
+    netCounter(
+      'node_network_transmit_packets_total',
+      'Packets sent per interface (/proc/net/dev)',
+      (d) => d.txPackets,
+    );
   }
 
   roundStarted(session: string, role: Role, round: number): void {
@@ -161,7 +181,8 @@ export class AdapterMetrics {
 
   modelQuality(session: string, role: Role, loss: number | undefined, accuracy: number | undefined): void {
     if (loss !== undefined && Number.isFinite(loss)) this.loss.labels(session, role).set(loss);
-    if (accuracy !== undefined && Number.isFinite(accuracy)) this.accuracy.labels(session, role).set(accuracy);
+    if (accuracy !== undefined && Number.isFinite(accuracy))
+      this.accuracy.labels(session, role).set(accuracy);
   }
 
   fitDuration(role: Role, seconds: number): void {

@@ -33,7 +33,11 @@ export interface StartedAdapter {
   stop(graceMs?: number): Promise<void>;
 }
 
-export async function waitForHttp(url: string, timeoutMs: number, isAlive: () => boolean = () => true): Promise<void> {
+export async function waitForHttp(
+  url: string,
+  timeoutMs: number,
+  isAlive: () => boolean = () => true,
+): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   let last = '';
   while (Date.now() < deadline) {
@@ -110,7 +114,9 @@ export async function spawnAdapter(opts: AdapterProcessOptions): Promise<Started
     await waitForHttp(`${url}/healthz`, opts.readyTimeoutMs ?? 30000, () => !exited);
   } catch (err) {
     await handle.stop(1000);
-    throw new Error(`flower-adapter ${opts.nodeId} on ${url}: ${(err as Error).message}${opts.logFile ? ` (log: ${opts.logFile})` : ''}`);
+    throw new Error(
+      `flower-adapter ${opts.nodeId} on ${url}: ${(err as Error).message}${opts.logFile ? ` (log: ${opts.logFile})` : ''}`,
+    );
   }
   return handle;
 }

@@ -52,7 +52,8 @@ async function waitFor(
   for (;;) {
     const s = await sessionStatus(a, id);
     if (done(s)) return s;
-    if (Date.now() > deadline) throw new Error(`session ${id} not done in ${timeoutMs} ms: ${JSON.stringify(s)}`);
+    if (Date.now() > deadline)
+      throw new Error(`session ${id} not done in ${timeoutMs} ms: ${JSON.stringify(s)}`);
     await new Promise((r) => setTimeout(r, 50));
   }
 }
@@ -61,7 +62,9 @@ const ended = (s: SessionStatus) => ['completed', 'failed', 'stopped'].includes(
 
 describe('a server and 4 clients, each its own adapter process', { timeout: 300_000 }, () => {
   it('trains 5 rounds over gRPC and reaches ≥ 0.88 held-out accuracy with `simple`', async () => {
-    const [srv, ...clis] = await Promise.all([1, 11, 12, 13, 14].map((i) => node(i, i === 1 ? 'fed.1' : `fc.${i}`)));
+    const [srv, ...clis] = await Promise.all(
+      [1, 11, 12, 13, 14].map((i) => node(i, i === 1 ? 'fed.1' : `fc.${i}`)),
+    );
     const serv = {
       algo: 'fedavg',
       fracfit: '1',
@@ -210,7 +213,10 @@ describe('failures during a round', { timeout: 300_000 }, () => {
       // the frozen client times out; with minav 2 the next round cannot be sampled, so the
       // session ends as failed with a reason instead of waiting for ever
       assert.equal(final.state, 'failed');
-      assert.ok(final.errors.some((e) => /needed 2|fewer|connected/i.test(e)), JSON.stringify(final.errors));
+      assert.ok(
+        final.errors.some((e) => /needed 2|fewer|connected/i.test(e)),
+        JSON.stringify(final.errors),
+      );
       assert.ok(Date.now() - t0 < 30_000, 'ended within the round and wait timeouts');
     } finally {
       c2!.child.kill('SIGCONT');

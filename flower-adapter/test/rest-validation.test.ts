@@ -44,7 +44,10 @@ after(async () => {
 
 async function postForm(path: string, fields: Record<string, string>) {
   const r = await fetch(base + path, { method: 'POST', body: new URLSearchParams(fields) });
-  return { status: r.status, body: (await r.json()) as { error?: string; problems?: Array<{ field: string; message: string }> } };
+  return {
+    status: r.status,
+    body: (await r.json()) as { error?: string; problems?: Array<{ field: string; message: string }> },
+  };
 }
 
 const goodServ = { algo: 'fedavg', fracfit: '0.5', minfit: '2', minav: '3', numround: '5' };
@@ -65,7 +68,7 @@ const servCases: Array<[string, Record<string, string>, string, RegExp]> = [
   ['unknown model', { model: 'resnet', source: 'handmnist' }, 'model', /simple, complex/],
   ['unknown source', { model: 'simple', source: 'imagenet' }, 'source', /handmnist/],
   ['unknown field', { numrounds: '5' }, 'numrounds', /unknown field/],
-  ['roundtimeout negative', { roundtimeout: '-1' }, 'roundtimeout', /> 0/],
+  ['roundtimeout negative', { roundtimeout: '-1' }, 'roundtimeout', /\(0, 86400\]/],
   ['missing dataset', { model: 'simple', source: 'fashionmnist' }, 'source', /train-images-idx3-ubyte/],
 ];
 

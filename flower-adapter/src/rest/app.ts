@@ -34,14 +34,18 @@ export function createApp(deps: AppDeps): express.Express {
     const params = parseServerParams(bodyOf(req));
     const { session, created } = await registry.startServer(params);
     const st = session.status();
-    res.status(created ? 201 : 200).json({ session: session.id, address: st.address, state: st.state, created });
+    res
+      .status(created ? 201 : 200)
+      .json({ session: session.id, address: st.address, state: st.state, created });
   });
 
   app.post('/cli', async (req, res) => {
     const params = parseClientParams(bodyOf(req));
     const { session, created } = await registry.startClient(params);
     const st = session.status();
-    res.status(created ? 201 : 200).json({ session: session.id, server: st.server, state: st.state, created });
+    res
+      .status(created ? 201 : 200)
+      .json({ session: session.id, server: st.server, state: st.state, created });
   });
 
   app.get('/status', (_req, res) => {
@@ -65,7 +69,12 @@ export function createApp(deps: AppDeps): express.Express {
   });
 
   app.use((req: Request, _res: Response, next: NextFunction) => {
-    next(new HttpError(404, `no route ${req.method} ${req.path}; routes: POST /serv, POST /cli, GET /status, GET /sessions/:id, DELETE /sessions/:id, POST /reset, GET /healthz, GET /metrics`));
+    next(
+      new HttpError(
+        404,
+        `no route ${req.method} ${req.path}; routes: POST /serv, POST /cli, GET /status, GET /sessions/:id, DELETE /sessions/:id, POST /reset, GET /healthz, GET /metrics`,
+      ),
+    );
   });
 
   app.use((err: unknown, _req: Request, res: Response, _next: NextFunction) => {

@@ -66,7 +66,8 @@ export class FieldReader {
   number(field: string, rule: NumberRule, fallback?: number): number | undefined {
     const v = this.raw(field);
     if (v === undefined) return fallback;
-    const n = typeof v === 'number' ? v : typeof v === 'string' && v.trim() !== '' ? Number(v.trim()) : Number.NaN;
+    const n =
+      typeof v === 'number' ? v : typeof v === 'string' && v.trim() !== '' ? Number(v.trim()) : Number.NaN;
     const allowed = describeRange(rule);
     const bad =
       !Number.isFinite(n) ||
@@ -111,7 +112,10 @@ export class FieldReader {
     }
     const hit = allowed.find((a) => a.toLowerCase() === v.toLowerCase());
     if (hit === undefined) {
-      this.problems.push({ field, message: `unknown value ${JSON.stringify(v)}; allowed: ${allowed.join(', ')}` });
+      this.problems.push({
+        field,
+        message: `unknown value ${JSON.stringify(v)}; allowed: ${allowed.join(', ')}`,
+      });
     }
     return hit;
   }

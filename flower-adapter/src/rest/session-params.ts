@@ -86,7 +86,11 @@ export function parseServerParams(body: Body): ServerParams {
   }
   const numround = r.number('numround', { integer: true, min: 1, max: 10000 }, 1);
   const fraceval = r.number('fraceval', { min: 0, max: 1 }, 1);
-  const minevalclients = r.number('minevalclients', { integer: true, min: 1, max: 100000 }, Math.min(2, minav));
+  const minevalclients = r.number(
+    'minevalclients',
+    { integer: true, min: 1, max: 100000 },
+    Math.min(2, minav),
+  );
   if (r.has('minevalclients') && minevalclients > minav) {
     r.problem('minevalclients', `(${minevalclients}) is greater than minav (${minav}); allowed: ≤ minav`);
   }
@@ -96,7 +100,10 @@ export function parseServerParams(body: Body): ServerParams {
   const model = r.has('model') ? r.oneOf('model', MODEL_NAMES) : undefined;
   const source = r.has('source') ? r.oneOf('source', DATASET_NAMES) : undefined;
   if (source !== undefined && model === undefined && !r.has('model')) {
-    r.problem('model', `missing: server-side evaluation on source ${source} needs a model; allowed: ${MODEL_NAMES.join(', ')}`);
+    r.problem(
+      'model',
+      `missing: server-side evaluation on source ${source} needs a model; allowed: ${MODEL_NAMES.join(', ')}`,
+    );
   }
   const epochs = r.number('epochs', { integer: true, min: 1, max: 1000 }, 1);
   const batchsize = r.number('batchsize', { integer: true, min: 1, max: 65536 }, 32);

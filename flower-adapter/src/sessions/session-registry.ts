@@ -42,27 +42,39 @@ export class SessionRegistry {
   }
 
   async startServer(p: ServerParams): Promise<StartResult> {
-    return this.start(p.session, p.sessionGiven, () => {
-      const problems = this.runtime.precheckServer(p, this.ctx);
-      if (problems.length > 0) throw new ValidationError(problems.map(([field, message]) => ({ field, message })));
-      const running = this.list().find((s) => s.role === 'server' && !isEnded(s) && s.id !== p.session);
-      const starting = [...this.pending.keys()].some((k) => k !== p.session && k.startsWith('server:'));
-      if (running || starting) {
-        throw new HttpError(
-          409,
-          `an FL server session (${running?.id ?? 'starting'}) already owns port ${this.ctx.flPort} on this node; stop it with DELETE /sessions/<id> or POST /reset first`,
-        );
-      }
-      return this.runtime.startServer(p, this.ctx);
-    }, 'server');
+    return this.start(
+      p.session,
+      p.sessionGiven,
+      () => {
+        const problems = this.runtime.precheckServer(p, this.ctx);
+        if (problems.length > 0)
+          throw new ValidationError(problems.map(([field, message]) => ({ field, message })));
+        const running = this.list().find((s) => s.role === 'server' && !isEnded(s) && s.id !== p.session);
+        const starting = [...this.pending.keys()].some((k) => k !== p.session && k.startsWith('server:'));
+        if (running || starting) {
+          throw new HttpError(
+            409,
+            `an FL server session (${running?.id ?? 'starting'}) already owns port ${this.ctx.flPort} on this node; stop it with DELETE /sessions/<id> or POST /reset first`,
+          );
+        }
+        return this.runtime.startServer(p, this.ctx);
+      },
+      'server',
+    );
   }
 
   async startClient(p: ClientParams): Promise<StartResult> {
-    return this.start(p.session, p.sessionGiven, () => {
-      const problems = this.runtime.precheckClient(p, this.ctx);
-      if (problems.length > 0) throw new ValidationError(problems.map(([field, message]) => ({ field, message })));
-      return this.runtime.startClient(p, this.ctx);
-    }, 'client');
+    return this.start(
+      p.session,
+      p.sessionGiven,
+      () => {
+        const problems = this.runtime.precheckClient(p, this.ctx);
+        if (problems.length > 0)
+          throw new ValidationError(problems.map(([field, message]) => ({ field, message })));
+        return this.runtime.startClient(p, this.ctx);
+      },
+      'client',
+    );
   }
 
   private async start(
@@ -74,7 +86,10 @@ export class SessionRegistry {
     const existing = this.sessions.get(id);
     if (existing) {
       if (existing.role !== role) {
-        throw new HttpError(409, `session ${id} exists already as an FL ${existing.role}; choose another session id`);
+        throw new HttpError(
+          409,
+          `session ${id} exists already as an FL ${existing.role}; choose another session id`,
+        );
       }
       if (idGiven || !isEnded(existing)) return { session: existing, created: false };
     }

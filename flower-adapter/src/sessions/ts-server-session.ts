@@ -16,7 +16,9 @@ import { createCentralEvaluator } from '../ml/tf-client.ts';
 import type { SessionGaugeSource } from '../metrics.ts';
 import { type NodeContext, type Session, type SessionStatus, SessionStatusBook } from './session.ts';
 
-type CentralEvaluator = (arrays: NDArray[]) => Promise<{ loss: number; accuracy: number; numExamples: number }>;
+type CentralEvaluator = (
+  arrays: NDArray[],
+) => Promise<{ loss: number; accuracy: number; numExamples: number }>;
 
 export class TsServerSession implements Session {
   readonly role = 'server' as const;
@@ -110,7 +112,9 @@ export class TsServerSession implements Session {
         m.failure(this.id, 'server', 'session');
         this.book.set('failed');
       }
-      this.ctx.log(`server session ${this.id}: ${this.book.state}${history.reason ? ` (${history.reason})` : ''}`);
+      this.ctx.log(
+        `server session ${this.id}: ${this.book.state}${history.reason ? ` (${history.reason})` : ''}`,
+      );
     } catch (err) {
       this.book.error(`server loop crashed: ${(err as Error).message}`);
       m.failure(this.id, 'server', 'session');
