@@ -5,7 +5,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 # apt packages the tests and the demo use; grows with the topology and monitoring issues
-APT_PACKAGES=(ca-certificates)
+APT_PACKAGES=(ca-certificates redis-server)
 
 missing=()
 for p in "${APT_PACKAGES[@]}"; do
