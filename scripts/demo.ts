@@ -114,7 +114,7 @@ async function main(): Promise<void> {
   console.log('round  loss     accuracy  fit ok/failed  ms');
   for (const r of s.rounds) {
     console.log(
-      `${String(r.round).padStart(5)}  ${fmt(r.loss).padEnd(7)}  ${fmt(r.accuracy).padEnd(8)}  ${`${r.fitResults ?? 0}/${r.fitFailures ?? 0}`.padEnd(13)}  ${r.durationMs ?? '–'}`,
+      `${String(r.round).padStart(5)}  ${fmt(r.loss).padEnd(7)}  ${fmt(r.accuracy).padEnd(8)}  ${`${r.fitResults ?? 0}/${r.fitFailures ?? 0}`.padEnd(13)}  ${r.durationMs === undefined ? '–' : Math.round(r.durationMs)}`,
     );
   }
   const flBytes = s.bytes.sent + s.bytes.received;

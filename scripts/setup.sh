@@ -29,3 +29,7 @@ fi
 # `npm ci` trips over optional platform packages this registry does not serve; `npm install`
 # honours the lockfile and skips them.
 npm install --no-audit --no-fund --loglevel=error
+
+# compiled node programs start smaller and faster; the launchers fall back to the sources when
+# this build is older than them
+node scripts/build.mjs

@@ -20,7 +20,7 @@ export interface TfClientOptions {
   seed?: number;
 }
 
-const EVAL_BATCH = 256;
+const EVAL_BATCH = 64;
 
 function configNumber(config: Config, key: string, fallback: number, integer: boolean): number {
   const raw: Scalar | undefined = config[key];
