@@ -118,3 +118,34 @@ export class SessionStatusBook {
     return ENDED_STATES.includes(this.state);
   }
 }
+
+/** What every session has: its id, its status book, and the `ended` promise its run settles. */
+export abstract class BaseSession<P extends { session: string }> {
+  readonly id: string;
+  protected readonly book = new SessionStatusBook();
+  protected readonly abort = new AbortController();
+  private endedResolve!: () => void;
+  readonly ended = new Promise<void>((r) => {
+    this.endedResolve = r;
+  });
+
+  constructor(
+    readonly params: P,
+    protected readonly ctx: NodeContext,
+  ) {
+    this.id = params.session;
+  }
+
+  protected markEnded(): void {
+    this.endedResolve();
+  }
+
+  /** Records the stop and signals the run; the caller then waits for `ended`. */
+  protected requestStop(reason: string): void {
+    if (!this.book.ended) {
+      this.book.error(reason);
+      this.book.set('stopped');
+    }
+    this.abort.abort();
+  }
+}

@@ -9,27 +9,13 @@ import { loadPartition } from '../ml/datasets/registry.ts';
 import { initTf } from '../ml/tf.ts';
 import { TfClient } from '../ml/tf-client.ts';
 import type { SessionGaugeSource } from '../metrics.ts';
-import { type NodeContext, type Session, type SessionStatus, SessionStatusBook } from './session.ts';
+import { BaseSession, type Session, type SessionStatus } from './session.ts';
 
-export class TsClientSession implements Session {
+export class TsClientSession extends BaseSession<ClientParams> implements Session {
   readonly role = 'client' as const;
-  readonly id: string;
-  private readonly book = new SessionStatusBook();
-  private readonly abort = new AbortController();
   private bytes: ByteCounters = { sent: 0, received: 0 };
   private examples = 0;
   private tfClient?: TfClient;
-  private endedResolve!: () => void;
-  readonly ended = new Promise<void>((r) => {
-    this.endedResolve = r;
-  });
-
-  constructor(
-    readonly params: ClientParams,
-    private readonly ctx: NodeContext,
-  ) {
-    this.id = params.session;
-  }
 
   async start(): Promise<void> {
     const p = this.params;
@@ -68,7 +54,7 @@ export class TsClientSession implements Session {
     } finally {
       this.tfClient?.dispose();
       this.tfClient = undefined;
-      this.endedResolve();
+      this.markEnded();
     }
   }
 
@@ -105,11 +91,7 @@ export class TsClientSession implements Session {
   }
 
   async stop(reason = 'stopped on request'): Promise<void> {
-    if (!this.book.ended) {
-      this.book.error(reason);
-      this.book.set('stopped');
-    }
-    this.abort.abort();
+    this.requestStop(reason);
     await this.ended;
   }
 

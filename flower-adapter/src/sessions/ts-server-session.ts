@@ -14,29 +14,15 @@ import { createModel, getWeights } from '../ml/models.ts';
 import { initTf } from '../ml/tf.ts';
 import { createCentralEvaluator } from '../ml/tf-client.ts';
 import type { SessionGaugeSource } from '../metrics.ts';
-import { type NodeContext, type Session, type SessionStatus, SessionStatusBook } from './session.ts';
+import { BaseSession, type Session, type SessionStatus } from './session.ts';
 
 type CentralEvaluator = (
   arrays: NDArray[],
 ) => Promise<{ loss: number; accuracy: number; numExamples: number }>;
 
-export class TsServerSession implements Session {
+export class TsServerSession extends BaseSession<ServerParams> implements Session {
   readonly role = 'server' as const;
-  readonly id: string;
-  private readonly book = new SessionStatusBook();
   private grpc?: FlowerGrpcServer;
-  private readonly abort = new AbortController();
-  private endedResolve!: () => void;
-  readonly ended = new Promise<void>((r) => {
-    this.endedResolve = r;
-  });
-
-  constructor(
-    readonly params: ServerParams,
-    private readonly ctx: NodeContext,
-  ) {
-    this.id = params.session;
-  }
 
   async start(): Promise<void> {
     const p = this.params;
@@ -123,7 +109,7 @@ export class TsServerSession implements Session {
     } finally {
       // Flower stops its gRPC server with a 1 s grace after the last round
       await this.grpc?.stop(1000).catch(() => {});
-      this.endedResolve();
+      this.markEnded();
     }
   }
 
@@ -177,11 +163,7 @@ export class TsServerSession implements Session {
   }
 
   async stop(reason = 'stopped on request'): Promise<void> {
-    if (!this.book.ended) {
-      this.book.error(reason);
-      this.book.set('stopped');
-    }
-    this.abort.abort();
+    this.requestStop(reason);
     await this.grpc?.stop(0).catch(() => {});
     await this.ended;
   }
