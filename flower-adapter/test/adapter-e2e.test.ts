@@ -133,6 +133,40 @@ describe('a server and 4 clients, each its own adapter process', { timeout: 300_
   });
 });
 
+describe('several clients on one node', { timeout: 120_000 }, () => {
+  it('two client sessions of one adapter both train, and the server gets its weights from a client', async () => {
+    const [srv, both] = await Promise.all([50, 51].map((i) => node(i, `n${i}`)));
+    // no model at the server: it asks one client for the initial parameters (GetParametersIns)
+    const r = await post(`${srv!.url}/serv`, { minfit: '2', minav: '2', numround: '2', session: 'shared' });
+    assert.equal(r.status, 201, JSON.stringify(r.body));
+    for (const part of [0, 1]) {
+      const c = await post(`${both!.url}/cli`, {
+        source: 'handmnist',
+        model: 'simple',
+        server: String(r.body['address']),
+        cohsize: '2',
+        part: String(part),
+        session: `shared-${part}`,
+      });
+      assert.equal(c.status, 201, JSON.stringify(c.body));
+    }
+    const final = await waitFor(srv!, 'shared', ended, 90_000);
+    assert.equal(final.state, 'completed', JSON.stringify(final.errors));
+    assert.deepEqual(
+      final.rounds.map((x) => [x.fitResults, x.evaluatedOn]),
+      [
+        [2, 'clients'],
+        [2, 'clients'],
+      ],
+    );
+    const st = (await (await fetch(`${both!.url}/status`)).json()) as { sessions: SessionStatus[] };
+    assert.deepEqual(st.sessions.map((s) => [s.session, s.state, s.round]).sort(), [
+      ['shared-0', 'completed', 2],
+      ['shared-1', 'completed', 2],
+    ]);
+  });
+});
+
 describe('failures during a round', { timeout: 300_000 }, () => {
   for (const acceptFailures of [true, false]) {
     it(`a client killed mid-round, acceptfailures=${acceptFailures}`, async () => {
