@@ -1,0 +1,243 @@
+// MLFO entry point: reads the configuration, loads catalog and inventory (refusing to start on a
+// bad one), and wires Redis, the orchestration queue and worker, the intent API and MoMo for the
+// role: edge (API + clients, servers from the parent over MoMo), cloud (MoMo + FL servers) or
+// standalone (all in one). SIGTERM/SIGINT close the listeners, the worker and the queue.
+
+import type { Server } from 'node:http';
+import * as grpc from '@grpc/grpc-js';
+import { Redis } from 'ioredis';
+import { AdapterClient, ENDED } from './adapter-client.ts';
+import { createApi } from './api/app.ts';
+import { ConfigError, type MlfoConfig, readConfig, USAGE } from './config.ts';
+import { loadCatalog } from './intent/catalog.ts';
+import { intentFromMomo } from './intent/intent-schema.ts';
+import { IntentStore, isTerminal } from './intent-store.ts';
+import { loadInventory, restUrl } from './inventory.ts';
+import { MlfoMetrics } from './metrics.ts';
+import { MomoError, startMomoServer, type StartedMomoServer } from './momo/momo.ts';
+import { Orchestrator, QUEUE_NAME } from './orchestration/orchestrator.ts';
+import { PlacementError, ServerPlacement } from './orchestration/server-placement.ts';
+import {
+  LocalServerProvider,
+  MomoServerProvider,
+  type ServerProvider,
+} from './orchestration/server-provider.ts';
+
+export interface StartedMlfo {
+  readonly intentPort: number;
+  readonly momoPort?: number;
+  stop(): Promise<void>;
+}
+
+const LOOPBACK = /^(127\.|::1$|localhost$)/;
+
+export async function startMlfo(
+  cfg: MlfoConfig,
+  log: (msg: string) => void = console.log,
+): Promise<StartedMlfo> {
+  const catalog = loadCatalog(cfg.catalogFile);
+  for (const w of catalog.warnings) log(`catalog warning: ${w}`);
+  const inventory = loadInventory(cfg.inventoryFile);
+  if (!LOOPBACK.test(cfg.host) && cfg.apiToken === undefined) {
+    log(
+      `WARNING: listening on ${cfg.host}, beyond loopback, without MLFO_API_TOKEN: anyone who reaches it can submit, delete and reset intents`,
+    );
+  }
+  const redisOpts = { maxRetriesPerRequest: null, lazyConnect: true } as const;
+  const redis = new Redis(cfg.redisUrl, redisOpts);
+  const queueRedis = new Redis(cfg.redisUrl, redisOpts);
+  const workerRedis = new Redis(cfg.redisUrl, redisOpts);
+  const connections = [redis, queueRedis, workerRedis];
+  const toClose: Array<() => Promise<void>> = [];
+  const stop = async () => {
+    for (const f of toClose.reverse()) await f().catch((e: Error) => log(`stop: ${e.message}`));
+    for (const c of connections) c.disconnect();
+  };
+  try {
+    try {
+      await Promise.all(connections.map((c) => c.connect()));
+    } catch (err) {
+      throw new Error(`Redis at ${cfg.redisUrl}: cannot connect: ${(err as Error).message}`);
+    }
+    const store = new IntentStore(redis, cfg.prefix);
+    const adapters = new AdapterClient(cfg.adapterTimeoutMs);
+    let orchestrator: Orchestrator | undefined;
+    const metrics = new MlfoMetrics(
+      cfg.role,
+      async () => (orchestrator ? orchestrator.queue.getJobCounts() : {}),
+      async () => {
+        const recs = (await store.list()).filter((r) => !isTerminal(r.state));
+        return {
+          servers: recs.filter((r) => r.server?.owned).length,
+          clients: recs.reduce((n, r) => n + r.clients.filter((c) => !ENDED.includes(c.state)).length, 0),
+        };
+      },
+    );
+    const placement =
+      cfg.role === 'edge'
+        ? undefined
+        : new ServerPlacement({
+            redis,
+            prefix: cfg.prefix,
+            inventory,
+            catalog,
+            adapters,
+            serverWaitS: cfg.serverWaitS,
+            log,
+          });
+
+    let momo: StartedMomoServer | undefined;
+    if (placement !== undefined) {
+      momo = await startMomoServer({
+        host: cfg.host,
+        port: cfg.momoPort,
+        deploy: async (m, peer) => {
+          try {
+            const { intent } = intentFromMomo(m, `MoMo Deploy from ${peer}`);
+            const { address } = await placement.deploy(intent);
+            metrics.momoCalls.inc({ role: cfg.role, direction: 'in', outcome: 'ok' });
+            return address;
+          } catch (err) {
+            const code =
+              err instanceof PlacementError
+                ? err.kind === 'invalid'
+                  ? grpc.status.INVALID_ARGUMENT
+                  : grpc.status.UNAVAILABLE
+                : (err as Error).name === 'IntentError'
+                  ? grpc.status.INVALID_ARGUMENT
+                  : grpc.status.INTERNAL;
+            metrics.momoCalls.inc({
+              role: cfg.role,
+              direction: 'in',
+              outcome: grpc.status[code] ?? String(code),
+            });
+            log(`MoMo Deploy ${m.intentID} from ${peer}: ${grpc.status[code]}: ${(err as Error).message}`);
+            throw new MomoError(code, (err as Error).message);
+          }
+        },
+      });
+      toClose.push(() => momo!.stop());
+      log(`MoMo on ${cfg.host}:${momo.port}`);
+    }
+
+    if (cfg.role !== 'cloud') {
+      const servers: ServerProvider =
+        cfg.role === 'edge'
+          ? new MomoServerProvider(cfg.parent!, metrics)
+          : new LocalServerProvider(placement!);
+      orchestrator = new Orchestrator({
+        queueConnection: queueRedis,
+        workerConnection: workerRedis,
+        prefix: cfg.prefix,
+        store,
+        inventory,
+        adapters,
+        servers,
+        metrics,
+        attempts: cfg.stepAttempts,
+        backoffMs: cfg.stepBackoffMs,
+        lockMs: cfg.lockMs,
+        pollMs: cfg.pollMs,
+        log,
+        releaseServer: async (rec) => {
+          if (placement !== undefined) return placement.release(rec.derived.intentID);
+          const srv = rec.server;
+          if (srv?.session === undefined) return;
+          const ip = srv.address.slice(0, srv.address.lastIndexOf(':'));
+          const node = inventory.byAddress(ip);
+          await adapters.stop(
+            node?.name ?? ip,
+            restUrl(node ?? { address: ip, restPort: 5000 }),
+            srv.session,
+          );
+        },
+      });
+      const orch = orchestrator;
+      toClose.push(() => orch.close());
+      await orchestrator.start();
+      log(`orchestration queue ${cfg.prefix}:${QUEUE_NAME} on ${cfg.redisUrl}`);
+    }
+
+    const api = createApi({
+      role: cfg.role,
+      store,
+      metrics,
+      log,
+      ...(cfg.apiToken !== undefined ? { apiToken: cfg.apiToken } : {}),
+      ...(orchestrator !== undefined
+        ? { orchestrator, submit: { catalog, inventory, store, orchestrator, role: cfg.role } }
+        : {}),
+      ...(placement !== undefined ? { placement } : {}),
+    });
+    const http = await new Promise<Server>((ok, fail) => {
+      const s = api.listen(cfg.intentPort, cfg.host, () => ok(s));
+      s.once('error', (e) =>
+        fail(new Error(`intent API: cannot listen on ${cfg.host}:${cfg.intentPort}: ${e.message}`)),
+      );
+    });
+    toClose.push(
+      () =>
+        new Promise<void>((r) => {
+          http.close(() => r());
+          http.closeAllConnections();
+        }),
+    );
+    const addr = http.address();
+    const intentPort = typeof addr === 'object' && addr !== null ? addr.port : cfg.intentPort;
+    log(
+      `MLFO (${cfg.role}) intent API on http://${cfg.host}:${intentPort}; catalog ${cfg.catalogFile}; inventory ${cfg.inventoryFile} (${inventory.nodes.length} nodes)`,
+    );
+    let stopped = false;
+    return {
+      intentPort,
+      ...(momo !== undefined ? { momoPort: momo.port } : {}),
+      async stop() {
+        if (stopped) return;
+        stopped = true;
+        await stop();
+      },
+    };
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+}
+
+export async function main(argv = process.argv.slice(2)): Promise<void> {
+  let cfg: ReturnType<typeof readConfig>;
+  try {
+    cfg = readConfig(argv, process.env);
+  } catch (err) {
+    console.error(`mlfo: ${(err as Error).message}`);
+    process.exit(err instanceof ConfigError ? 2 : 1);
+  }
+  if (cfg === 'help') {
+    console.log(USAGE);
+    return;
+  }
+  const log = (msg: string) => console.log(`${new Date().toISOString()} mlfo[${cfg.role}] ${msg}`);
+  let mlfo: StartedMlfo;
+  try {
+    mlfo = await startMlfo(cfg, log);
+  } catch (err) {
+    console.error(`mlfo: cannot start: ${(err as Error).message}`);
+    process.exit(1);
+  }
+  let closing = false;
+  const shutdown = (sig: string) => {
+    if (closing) return;
+    closing = true;
+    log(`${sig}: closing the API, MoMo, the worker and the queue`);
+    const force = setTimeout(() => process.exit(1), 15_000);
+    force.unref();
+    mlfo.stop().then(
+      () => process.exit(0),
+      (e: Error) => {
+        console.error(e);
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGTERM', () => shutdown('SIGTERM'));
+  process.on('SIGINT', () => shutdown('SIGINT'));
+}

@@ -1,0 +1,179 @@
+// An edge MLFO and a cloud MLFO (child processes) over real MoMo gRPC, with real Redis and real
+// flower-adapter processes: three cohorts [4,2,2] to completed, then the same after a kill -9 of
+// the edge right after /receive answered: the restarted edge finishes every intent with exactly
+// one FL server per cohort and each client started once.
+
+import assert from 'node:assert/strict';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { Redis } from 'ioredis';
+import type { StartedAdapter } from '../../flower-adapter/src/spawn-adapter.ts';
+import { loadCohortConfig, planCohortPosts } from '../src/intent/cohort-config.ts';
+import {
+  adapterSessions,
+  type MlfoProcess,
+  type NodeSpec,
+  postIntent,
+  ROOT,
+  simpleIntents,
+  startAdapters,
+  startMlfoProcess,
+  testNet,
+  waitIntent,
+  writeCohortConfig,
+  writeInventory,
+} from './support/cluster.ts';
+import { type StartedRedis, startRedis } from './support/redis.ts';
+
+const net = testNet(2);
+const dir = mkdtempSync(join(tmpdir(), 'mlfo-edge-cloud-'));
+const prefix = `mlfo-test-${process.pid}-${Date.now()}`;
+const servers: NodeSpec[] = [1, 2, 3].map((i) => ({
+  name: `fed.${i}`,
+  address: `${net}.${100 + i}`,
+  role: 'fl-server',
+}));
+const clients: NodeSpec[] = [10, 11, 12, 13, 14, 15, 16, 17].map((i) => ({
+  name: `fc.${i}`,
+  address: `${net}.${i}`,
+  role: 'fl-client',
+}));
+let redis: StartedRedis;
+let adapters: Map<string, StartedAdapter>;
+let cloud: MlfoProcess;
+let edge: MlfoProcess;
+const catalog = join(ROOT, 'intents', 'catalog.digits.yaml');
+
+function startEdge(): Promise<MlfoProcess> {
+  return startMlfoProcess({
+    host: `${net}.1`,
+    intentPort: 8000,
+    logFile: join(dir, 'edge.log'),
+    args: [
+      '--role',
+      'edge',
+      '--parent',
+      `${net}.2:9000`,
+      '--redis',
+      redis.url,
+      '--inventory',
+      join(dir, 'edge-inventory.yaml'),
+      '--catalog',
+      catalog,
+      '--prefix',
+      `${prefix}-edge`,
+      '--poll-ms',
+      '200',
+      '--step-backoff-ms',
+      '200',
+      '--lock-ms',
+      '2000',
+    ],
+  });
+}
+
+before(async () => {
+  redis = await startRedis();
+  adapters = await startAdapters([...servers, ...clients], dir);
+  writeInventory(join(dir, 'edge-inventory.yaml'), net, clients);
+  writeInventory(join(dir, 'cloud-inventory.yaml'), net, servers);
+  cloud = await startMlfoProcess({
+    host: `${net}.2`,
+    intentPort: 8000,
+    logFile: join(dir, 'cloud.log'),
+    args: [
+      '--role',
+      'cloud',
+      '--momo-port',
+      '9000',
+      '--redis',
+      redis.url,
+      '--inventory',
+      join(dir, 'cloud-inventory.yaml'),
+      '--catalog',
+      catalog,
+      '--prefix',
+      `${prefix}-cloud`,
+      '--server-wait-s',
+      '120',
+    ],
+  });
+  edge = await startEdge();
+});
+
+after(async () => {
+  await edge?.stop();
+  await cloud?.stop();
+  await Promise.all([...(adapters?.values() ?? [])].map((a) => a.stop()));
+  if (redis) {
+    const r = new Redis(redis.url);
+    const keys = await r.keys(`${prefix}*`);
+    if (keys.length > 0) await r.del(...keys);
+    r.disconnect();
+    await redis.stop();
+  }
+  if (process.env['MLFO_TEST_KEEP'] === undefined) rmSync(dir, { recursive: true, force: true });
+});
+
+async function postCohorts(suffix: string): Promise<string[]> {
+  const cfg = loadCohortConfig(
+    writeCohortConfig(dir, simpleIntents(dir, suffix), edge.url, `${suffix}cohorts.yaml`),
+  );
+  const ids: string[] = [];
+  for (const post of planCohortPosts(cfg)) {
+    const r = await postIntent(edge.url, readFileSync(post.intentFile, 'utf8'), post.fields);
+    assert.equal(r.status, 202, JSON.stringify(r.body));
+    ids.push(String(r.body['intentId']));
+  }
+  return ids;
+}
+
+async function checkCompleted(ids: string[]): Promise<void> {
+  const done = await Promise.all(
+    ids.map((id) => waitIntent(() => edge.url, id, ['completed', 'failed'], 180_000)),
+  );
+  for (const rec of done) {
+    assert.equal(rec.state, 'completed', JSON.stringify(rec));
+    assert.equal(rec.rounds.length, 2);
+    assert.ok(rec.rounds.every((r) => typeof r.accuracy === 'number'));
+    assert.match(rec.server?.address ?? '', new RegExp(`^${net.replaceAll('.', '\\.')}\\.10[123]:6000$`));
+  }
+  // exactly one FL server per cohort (its fixed session id, on one node), each client started once
+  const serverSessions = (
+    await Promise.all(servers.map((s) => adapterSessions(adapters.get(s.name)!)))
+  ).flat();
+  for (const rec of done) {
+    const mine = serverSessions.filter((s) => s.session === `srv-${rec.id}-fed`);
+    assert.equal(mine.length, 1, `${rec.id}: ${JSON.stringify(serverSessions.map((s) => s.session))}`);
+    assert.equal(mine[0]!.state, 'completed');
+    for (const c of rec.clients) {
+      const sessions = await adapterSessions(adapters.get(c.node)!);
+      assert.equal(sessions.filter((s) => s.session.startsWith(`cli-${rec.id}-`)).length, 1, c.node);
+    }
+  }
+}
+
+describe('edge + cloud MLFOs over MoMo', { timeout: 300_000 }, () => {
+  it('take a three-cohort config [4,2,2] to completed', async () => {
+    const ids = await postCohorts('a');
+    await checkCompleted(ids);
+    const cloudMetrics = await (await fetch(`${cloud.url}/metrics`)).text();
+    assert.match(cloudMetrics, /mlfo_momo_calls_total\{role="cloud",direction="in",outcome="ok"\} 3/);
+  });
+
+  it('a kill -9 of the edge right after /receive answered: the restarted edge completes every intent once', async () => {
+    const ids = await postCohorts('b');
+    await edge.kill9();
+    edge = await startEdge();
+    await checkCompleted(ids);
+    const total = (await Promise.all([...adapters.values()].map(adapterSessions))).flat();
+    assert.equal(
+      total.filter((s) => s.role === 'server').length,
+      6,
+      'two runs of three cohorts: six servers',
+    );
+    assert.equal(total.filter((s) => s.role === 'client').length, 16, 'two runs of 8 clients');
+  });
+});

@@ -1,0 +1,161 @@
+// Failure handling of a standalone MLFO (child process, real Redis, real adapters): a client node
+// whose adapter comes up only after the first tries (the step retries and the intent completes),
+// one whose adapter never comes up (the intent fails naming that node and nothing is left
+// running), and the bearer token on mutating routes.
+
+import assert from 'node:assert/strict';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { Redis } from 'ioredis';
+import { type StartedAdapter, spawnAdapter } from '../../flower-adapter/src/spawn-adapter.ts';
+import {
+  adapterSessions,
+  type MlfoProcess,
+  type NodeSpec,
+  postIntent,
+  ROOT,
+  simpleIntents,
+  startAdapters,
+  startMlfoProcess,
+  testNet,
+  waitIntent,
+  writeInventory,
+} from './support/cluster.ts';
+import { type StartedRedis, startRedis } from './support/redis.ts';
+
+const net = testNet(3);
+const dir = mkdtempSync(join(tmpdir(), 'mlfo-failures-'));
+const prefix = `mlfo-test-${process.pid}-${Date.now()}`;
+const TOKEN = 'test-token-123';
+const auth = { authorization: `Bearer ${TOKEN}` };
+const running: NodeSpec[] = [
+  { name: 'fed.1', address: `${net}.101`, role: 'fl-server' },
+  { name: 'fed.2', address: `${net}.102`, role: 'fl-server' },
+  { name: 'fc.10', address: `${net}.10`, role: 'fl-client' },
+];
+const late: NodeSpec = { name: 'fc.11', address: `${net}.11`, role: 'fl-client' };
+const never: NodeSpec = { name: 'fc.12', address: `${net}.12`, role: 'fl-client' };
+let redis: StartedRedis;
+let adapters: Map<string, StartedAdapter>;
+let lateAdapter: StartedAdapter | undefined;
+let mlfo: MlfoProcess;
+
+before(async () => {
+  redis = await startRedis();
+  adapters = await startAdapters(running, dir);
+  const inventory = writeInventory(join(dir, 'inventory.yaml'), net, [...running, late, never]);
+  mlfo = await startMlfoProcess({
+    host: `${net}.1`,
+    intentPort: 8000,
+    logFile: join(dir, 'mlfo.log'),
+    env: { MLFO_API_TOKEN: TOKEN },
+    args: [
+      '--role',
+      'standalone',
+      '--momo-port',
+      '9000',
+      '--redis',
+      redis.url,
+      '--inventory',
+      inventory,
+      '--catalog',
+      join(ROOT, 'intents', 'catalog.digits.yaml'),
+      '--prefix',
+      prefix,
+      '--poll-ms',
+      '200',
+      '--step-attempts',
+      '6',
+      '--step-backoff-ms',
+      '300',
+      '--adapter-timeout-ms',
+      '2000',
+      '--server-wait-s',
+      '60',
+    ],
+  });
+});
+
+after(async () => {
+  await mlfo?.stop();
+  await lateAdapter?.stop();
+  await Promise.all([...(adapters?.values() ?? [])].map((a) => a.stop()));
+  if (redis) {
+    const r = new Redis(redis.url);
+    const keys = await r.keys(`${prefix}:*`);
+    if (keys.length > 0) await r.del(...keys);
+    r.disconnect();
+    await redis.stop();
+  }
+  if (process.env['MLFO_TEST_KEEP'] === undefined) rmSync(dir, { recursive: true, force: true });
+});
+
+const ended = ['completed', 'failed', 'stopped'];
+
+describe('standalone MLFO under failures', { timeout: 180_000 }, () => {
+  it('needs the bearer token on POST /receive, DELETE and /cloudreset when MLFO_API_TOKEN is set', async () => {
+    const yaml = readFileSync(join(ROOT, 'intents', 'intent.yaml'), 'utf8');
+    const r = await postIntent(mlfo.url, yaml);
+    assert.equal(r.status, 401);
+    assert.match(String(r.body['error']), /Authorization: Bearer/);
+    assert.equal((await fetch(`${mlfo.url}/intents/x.1`, { method: 'DELETE' })).status, 401);
+    assert.equal((await fetch(`${mlfo.url}/cloudreset`, { method: 'POST' })).status, 401);
+    assert.equal((await fetch(`${mlfo.url}/intents`)).status, 200, 'reading needs no token');
+  });
+
+  it('retries a client node that comes up late, then completes', async () => {
+    const [intent] = simpleIntents(dir, 'late');
+    const r = await postIntent(
+      mlfo.url,
+      readFileSync(intent!, 'utf8'),
+      { ipstart: '11', cohortsize: '1', minfit: '1', minav: '1', numround: '2' },
+      auth,
+    );
+    assert.equal(r.status, 202, JSON.stringify(r.body));
+    const id = String(r.body['intentId']);
+    await new Promise((res) => setTimeout(res, 1000));
+    lateAdapter = await spawnAdapter({
+      host: late.address,
+      nodeId: late.name,
+      logFile: join(dir, 'fc.11.log'),
+    });
+    const rec = await waitIntent(() => mlfo.url, id, ended, 120_000);
+    assert.equal(rec.state, 'completed', JSON.stringify(rec));
+    assert.equal(rec.rounds.length, 2);
+    assert.equal(
+      (await adapterSessions(lateAdapter)).filter((s) => s.session.startsWith(`cli-${id}-`)).length,
+      1,
+    );
+  });
+
+  it('fails an intent whose client node never comes up, naming the node, and leaves nothing running', async () => {
+    const [, intent] = simpleIntents(dir, 'never');
+    const r = await postIntent(
+      mlfo.url,
+      readFileSync(intent!, 'utf8'),
+      { ipstart: '10', cohortsize: '3', minfit: '3', minav: '3', numround: '2' },
+      auth,
+    );
+    assert.equal(r.status, 202, JSON.stringify(r.body));
+    const id = String(r.body['intentId']);
+    const rec = await waitIntent(() => mlfo.url, id, ended, 120_000);
+    assert.equal(rec.state, 'failed');
+    assert.match(rec.error ?? '', /fc\.12/);
+    assert.match(rec.error ?? '', new RegExp(never.address.replaceAll('.', '\\.')));
+    assert.doesNotMatch(rec.error ?? '', /client fc\.10:|client fc\.11:/, 'only the dead node is blamed');
+    const all = [...adapters.values(), lateAdapter!];
+    const live = (await Promise.all(all.map(adapterSessions)))
+      .flat()
+      .filter((s) => s.session.includes(id) && !ended.includes(s.state));
+    assert.deepEqual(live, [], 'the server and the clients that did start are stopped');
+    const started = (await Promise.all(all.map(adapterSessions)))
+      .flat()
+      .filter((s) => s.session.includes(id));
+    assert.ok(
+      started.some((s) => s.role === 'server'),
+      'a server had been started (and is stopped now)',
+    );
+  });
+});
