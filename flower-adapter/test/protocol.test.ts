@@ -3,13 +3,19 @@
 // (a) a minimal Flower client drives our server, (b) a minimal Flower server drives our client.
 
 import assert from 'node:assert/strict';
+import * as http2 from 'node:http2';
 import { createServer } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { describe, it } from 'node:test';
 import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
 import { runFlowerClient, type ClientEvent } from '../src/runtime/grpc-client.ts';
-import { startFlowerGrpcServer, type FlowerGrpcServer } from '../src/runtime/grpc-server.ts';
+import {
+  SERVER_CONNECTION_WINDOW_BYTES,
+  SERVER_STREAM_WINDOW_BYTES,
+  startFlowerGrpcServer,
+  type FlowerGrpcServer,
+} from '../src/runtime/grpc-server.ts';
 import type { FitIns, NDArray, NumPyClient } from '../src/runtime/types.ts';
 
 const PROTO = fileURLToPath(new URL('../src/proto/transport.proto', import.meta.url));
@@ -683,6 +689,35 @@ describe('our client against our server', () => {
       assert.equal(result.bytes.sent, proxy.bytes.received);
       assert.equal(result.bytes.received, proxy.bytes.sent);
     } finally {
+      await server.stop(0);
+    }
+  });
+});
+
+describe('our server: HTTP/2 flow control', () => {
+  it('advertises wide receive windows once a Join stream arrives (plain HTTP/2 peer)', async () => {
+    const server = await startFlowerGrpcServer({ host: '127.0.0.1', port: 0 });
+    const session = http2.connect(`http://${server.address}`);
+    try {
+      await new Promise<void>((resolve, reject) => {
+        session.once('error', reject);
+        session.on('remoteSettings', (st) => {
+          if (st.initialWindowSize === SERVER_STREAM_WINDOW_BYTES) resolve();
+        });
+        const stream = session.request({
+          ':method': 'POST',
+          ':path': '/flwr.proto.FlowerService/Join',
+          'content-type': 'application/grpc',
+          te: 'trailers',
+        });
+        stream.on('error', () => {});
+      });
+      assert.equal(session.remoteSettings.initialWindowSize, SERVER_STREAM_WINDOW_BYTES);
+      // the connection-level window arrives as WINDOW_UPDATE: the peer may send this much in total
+      await new Promise((r) => setTimeout(r, 50));
+      assert.ok((session.state.remoteWindowSize ?? 0) >= SERVER_CONNECTION_WINDOW_BYTES - 65535);
+    } finally {
+      session.destroy();
       await server.stop(0);
     }
   });

@@ -3,14 +3,23 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { arraysToParameters, decodeNpy, float32Array } from '../src/runtime/npy.ts';
 import {
+  createServerMessageEncoder,
   decodeClientMessage,
   decodeScalar,
   decodeServerMessage,
   encodeClientMessage,
+  encodeFitResFromArrays,
   encodeScalar,
   encodeServerMessage,
 } from '../src/runtime/serde.ts';
-import { type ClientMessage, Code, Reason, type Scalar, type ServerMessage } from '../src/runtime/types.ts';
+import {
+  type ClientMessage,
+  Code,
+  type NDArray,
+  Reason,
+  type Scalar,
+  type ServerMessage,
+} from '../src/runtime/types.ts';
 
 const hex = (b: Uint8Array) => Buffer.from(b).toString('hex');
 const bytes = (h: string) => new Uint8Array(Buffer.from(h.replace(/[\s|]/g, ''), 'hex'));
@@ -238,6 +247,125 @@ describe('Scalar mapping', () => {
             metrics: {},
           },
         }),
+      /FitRes.numExamples: 1.5 is not an integer/,
+    );
+  });
+});
+
+describe('createServerMessageEncoder (one encoding per fan-out)', () => {
+  const parameters = arraysToParameters([float32Array([3], [1, 2, 3])]);
+  const fit = (config: Record<string, Scalar>): ServerMessage => ({
+    kind: 'fit',
+    ins: { parameters, config },
+  });
+
+  it('writes exactly what encodeServerMessage writes, for every kind', () => {
+    const encode = createServerMessageEncoder();
+    const msgs: ServerMessage[] = [
+      fit({ lr: 0.1 }),
+      { kind: 'evaluate', ins: { parameters, config: { server_round: 2 } } },
+      { kind: 'getParameters', ins: { config: {} } },
+      { kind: 'getProperties', ins: { config: { a: 'b' } } },
+      { kind: 'reconnect', ins: { seconds: 3 } },
+    ];
+    for (const m of msgs) assert.equal(hex(encode(m)), hex(encodeServerMessage(m)));
+  });
+
+  it('reuses the bytes for the same parameters and an equal config in one synchronous run', () => {
+    const encode = createServerMessageEncoder();
+    const config = { server_round: 1 };
+    const a = encode(fit(config));
+    assert.equal(encode(fit(config)), a, 'same config object');
+    assert.equal(encode(fit({ server_round: 1 })), a, 'equal config, other object');
+    const ev = encode({ kind: 'evaluate', ins: { parameters, config } });
+    assert.notEqual(ev, a, 'evaluate_ins is not fit_ins');
+    assert.equal(hex(ev), hex(encodeServerMessage({ kind: 'evaluate', ins: { parameters, config } })));
+  });
+
+  it('re-encodes when the config, tensors or tensorType differ (even mutated in place)', () => {
+    const encode = createServerMessageEncoder();
+    const config: Record<string, Scalar> = { cid: 'a' };
+    const a = encode(fit(config));
+    config['cid'] = 'b';
+    const b = encode(fit(config));
+    assert.notEqual(b, a);
+    assert.equal(hex(b), hex(encodeServerMessage(fit({ cid: 'b' }))));
+    const other = { ...parameters, tensors: [...parameters.tensors] };
+    other.tensors[0] = new Uint8Array(other.tensors[0]!);
+    const m: ServerMessage = { kind: 'fit', ins: { parameters: other, config } };
+    assert.notEqual(encode(m), b, 'another tensor array');
+    const shared: ServerMessage = { kind: 'fit', ins: { parameters: other, config } };
+    const c = encode(shared);
+    other.tensorType = 'x';
+    const d = encode(shared);
+    assert.notEqual(d, c, 'tensorType changed');
+    assert.equal(hex(d), hex(encodeServerMessage(shared)));
+  });
+
+  it('forgets everything at the next microtask', async () => {
+    const encode = createServerMessageEncoder();
+    const a = encode(fit({}));
+    await Promise.resolve();
+    const b = encode(fit({}));
+    assert.notEqual(b, a);
+    assert.equal(hex(b), hex(a));
+  });
+
+  it('still validates the config of a message it could reuse', () => {
+    const encode = createServerMessageEncoder();
+    encode(fit({}));
+    assert.throws(
+      () => encode(fit({ bad: {} as unknown as Scalar })),
+      /FitIns.config key 'bad': unsupported value/,
+    );
+  });
+});
+
+describe('encodeFitResFromArrays (arrays written straight into FitRes)', () => {
+  const viaParameters = (
+    res: { status: { code: number; message: string }; numExamples: number; metrics: Record<string, Scalar> },
+    arrays: NDArray[],
+  ) => encodeClientMessage({ kind: 'fit', res: { ...res, parameters: arraysToParameters(arrays) } });
+  const mlp: NDArray[] = [
+    float32Array(
+      [784, 128],
+      new Float32Array(784 * 128).map((_, i) => Math.cos(i)),
+    ),
+    float32Array([128], new Float32Array(128).fill(0.5)),
+    { dtype: 'i8', shape: [2, 2], data: new BigInt64Array([1n, -2n, 3n, 4n]) },
+    { dtype: 'u1', shape: [], data: new Uint8Array([7]) },
+    { dtype: 'f8', shape: [0], data: new Float64Array(0) },
+  ];
+  const cases: [string, Parameters<typeof viaParameters>[0], NDArray[]][] = [
+    [
+      'MLP-sized tensors, metrics',
+      { status: { code: 0, message: 'Success' }, numExamples: 100, metrics: { acc: 0.5, n: 3 } },
+      mlp,
+    ],
+    ['no arrays, defaults', { status: { code: 0, message: '' }, numExamples: 0, metrics: {} }, []],
+    [
+      'error status, large count',
+      { status: { code: 3, message: 'x' }, numExamples: 2 ** 40, metrics: { s: 'é' } },
+      mlp.slice(1),
+    ],
+  ];
+  for (const [name, res, arrays] of cases) {
+    it(`same bytes as encodeClientMessage + arraysToParameters: ${name}`, () => {
+      const fused = encodeFitResFromArrays(res, arrays);
+      assert.ok(Buffer.isBuffer(fused));
+      assert.equal(hex(fused), hex(viaParameters(res, arrays)));
+    });
+  }
+
+  it('reports bad arrays and fields as the usual route does', () => {
+    const ok = { status: { code: 0, message: '' }, numExamples: 1, metrics: {} };
+    const bad: NDArray = { dtype: 'f4', shape: [3], data: new Float32Array(2) };
+    assert.throws(
+      () => encodeFitResFromArrays(ok, [mlp[1]!, bad]),
+      /^Error: tensor 1: encodeNpy: shape \(3,\) holds 3/,
+    );
+    assert.throws(
+      () => encodeFitResFromArrays({ ...ok, numExamples: 1.5 }, []),
       /FitRes.numExamples: 1.5 is not an integer/,
     );
   });

@@ -8,6 +8,7 @@ import { arraysToParameters, parametersToArrays } from './npy.ts';
 import {
   decodeServerMessage,
   encodeClientMessage,
+  encodeFitResFromArrays,
   FLOWER_MAX_MESSAGE_BYTES,
   GRPC_FRAME_PREFIX_BYTES,
   JOIN_PATH,
@@ -67,6 +68,11 @@ export class FlowerStreamError extends Error {
 }
 
 const DEFAULT_CONNECT_TIMEOUT_MS = 30_000;
+/**
+ * HTTP/2 receive window (stream and connection) the client advertises; Node's default of 64 KiB
+ * makes every ~400 KB instruction wait for several WINDOW_UPDATE round trips.
+ */
+export const CLIENT_FLOW_CONTROL_WINDOW_BYTES = 8 * 1024 * 1024;
 /** After DisconnectRes and half-close, how long to wait for the server to end the stream. */
 const RECONNECT_LINGER_MS = 3000;
 const SUCCESS: Status = { code: Code.OK, message: 'Success' };
@@ -114,6 +120,10 @@ export async function runFlowerClient(opts: FlowerClientOptions): Promise<Client
     // clients may start before the server: retry the connection briskly while waiting for it
     'grpc.initial_reconnect_backoff_ms': 250,
     'grpc.max_reconnect_backoff_ms': 2000,
+    'grpc-node.flow_control_window': CLIENT_FLOW_CONTROL_WINDOW_BYTES,
+    // one connection per client, as each Flower client process has: clients started in the same
+    // process must not share (and serialise on) a single HTTP/2 connection and its windows
+    'grpc.use_local_subchannel_pool': 1,
   });
   try {
     const ready = await waitReady(
@@ -181,8 +191,10 @@ function runSession(
       });
     signal?.addEventListener('abort', onAbort, { once: true });
 
-    /** The reply, and what to report once it has been written. */
-    const answer = async (msg: ServerMessage): Promise<{ reply: ClientMessage; after?: () => void }> => {
+    /** The reply (or, for fit, its bytes already encoded), and what to report once it has been written. */
+    const answer = async (
+      msg: ServerMessage,
+    ): Promise<{ after?: () => void } & ({ reply: ClientMessage } | { kind: 'fit'; out: Buffer })> => {
       switch (msg.kind) {
         case 'getParameters': {
           const arrays = await numpy.getParameters(msg.ins.config);
@@ -211,9 +223,11 @@ function runSession(
           const ms = performance.now() - t0;
           const numExamples = checkCount(r.numExamples, 'NumPyClient.fit');
           const metrics = r.metrics ?? {};
-          const parameters = arraysToParameters(r.parameters);
+          // the model goes straight from the arrays into the message (one copy, not two)
+          const out = encodeFitResFromArrays({ status: SUCCESS, numExamples, metrics }, r.parameters);
           return {
-            reply: { kind: 'fit', res: { status: SUCCESS, parameters, numExamples, metrics } },
+            kind: 'fit',
+            out,
             after: () => {
               state.rounds += 1;
               emit({ type: 'fit-done', numExamples, metrics, ms });
@@ -243,12 +257,19 @@ function runSession(
     const handle = async (msg: ServerMessage) => {
       if (settled) return;
       emit({ type: 'instruction', kind: msg.kind });
-      let reply: ClientMessage;
+      let kind: ClientMessage['kind'];
       let after: (() => void) | undefined;
       let out: Buffer;
       try {
-        ({ reply, after } = await answer(msg));
-        out = encodeClientMessage(reply);
+        const a = await answer(msg);
+        after = a.after;
+        if ('out' in a) {
+          kind = a.kind;
+          out = a.out;
+        } else {
+          kind = a.reply.kind;
+          out = encodeClientMessage(a.reply);
+        }
       } catch (e) {
         throw new Error(
           `Flower client (server ${server}): ${SERVER_MESSAGE_FIELD[msg.kind]} failed: ${(e as Error).message}`,
@@ -261,7 +282,7 @@ function runSession(
       bytes.sent += out.length + GRPC_FRAME_PREFIX_BYTES;
       call.write(out);
       after?.();
-      if (reply.kind === 'disconnect') {
+      if (kind === 'disconnect') {
         call.end();
         // Give the server a moment to see DisconnectRes and end the stream, then hang up anyway.
         linger = setTimeout(

@@ -90,8 +90,12 @@ function buildPreamble(dtype: Dtype, shape: readonly number[]): Uint8Array {
   return out;
 }
 
-/** Serializes one array to .npy bytes (format 1.0, or 2.0 for headers over 64 KiB), little-endian, C order. */
-export function encodeNpy(a: NDArray): Uint8Array {
+/**
+ * Checks `a` as encodeNpy does and returns its .npy preamble (magic, version, header); the .npy
+ * file is this followed by npyDataBytes(a). Lets a caller write the file into a larger buffer
+ * without building it first.
+ */
+export function npyPreamble(a: NDArray): Uint8Array {
   const ctor = CTORS[a.dtype];
   if (ctor === undefined) {
     throw new Error(`encodeNpy: unsupported dtype ${JSON.stringify(a.dtype)}; allowed: ${DTYPES.join(' ')}`);
@@ -107,8 +111,22 @@ export function encodeNpy(a: NDArray): Uint8Array {
       `encodeNpy: shape ${shapeRepr(a.shape)} holds ${n} elements but data has ${a.data.length}`,
     );
   }
-  const preamble = buildPreamble(a.dtype, a.shape);
-  const out = new Uint8Array(preamble.length + a.data.byteLength);
+  return buildPreamble(a.dtype, a.shape);
+}
+
+/** The array's bytes as .npy stores them (little-endian): a view on little-endian hosts, else a swapped copy. */
+export function npyDataBytes(a: NDArray): Uint8Array {
+  const raw = new Uint8Array(a.data.buffer, a.data.byteOffset, a.data.byteLength);
+  if (HOST_LITTLE_ENDIAN) return raw;
+  const copy = raw.slice();
+  swapBytes(copy, itemSize(a.dtype));
+  return copy;
+}
+
+/** Serializes one array to .npy bytes (format 1.0, or 2.0 for headers over 64 KiB), little-endian, C order. */
+export function encodeNpy(a: NDArray): Uint8Array {
+  const preamble = npyPreamble(a);
+  const out = allocBytes(preamble.length + a.data.byteLength);
   out.set(preamble, 0);
   const raw = new Uint8Array(a.data.buffer, a.data.byteOffset, a.data.byteLength);
   out.set(raw, preamble.length);
@@ -130,6 +148,19 @@ type PyValue =
   | { t: 'list'; v: PyValue[] }
   | { t: 'dict'; v: Map<string, PyValue> };
 
+/** A Python int or float literal, matched where the parser stands (sticky). */
+const NUMBER = /[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?/y;
+
+/**
+ * A Uint8Array of `n` bytes over its own ArrayBuffer, not zero-filled: for buffers that are
+ * written in full straight away (saves clearing ~model-size memory per tensor).
+ */
+function allocBytes(n: number): Uint8Array {
+  const b = Buffer.allocUnsafeSlow(n);
+  // never pooled, so it starts its ArrayBuffer (aligned for any dtype); checked all the same
+  return b.byteOffset === 0 ? new Uint8Array(b.buffer, 0, n) : new Uint8Array(n);
+}
+
 class PyLiteralParser {
   private pos = 0;
   constructor(private readonly src: string) {}
@@ -148,7 +179,14 @@ class PyLiteralParser {
   }
 
   private ws(): void {
-    while (this.pos < this.src.length && /\s/.test(this.src[this.pos]!)) this.pos++;
+    // numpy pads every header with spaces: test ASCII by code (in ASCII, \s is 9-13 and 32) and
+    // leave the rarer non-ASCII whitespace to the regex
+    while (this.pos < this.src.length) {
+      const c = this.src.charCodeAt(this.pos);
+      if (c === 0x20 || (c >= 0x09 && c <= 0x0d)) this.pos++;
+      else if (c >= 0x80 && /\s/.test(this.src[this.pos]!)) this.pos++;
+      else return;
+    }
   }
 
   private value(): PyValue {
@@ -159,7 +197,8 @@ class PyLiteralParser {
     if (c === '(') return this.seq('(', ')');
     if (c === '[') return this.seq('[', ']');
     if (c === "'" || c === '"') return { t: 'str', v: this.str() };
-    const num = /^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?/.exec(this.src.slice(this.pos));
+    NUMBER.lastIndex = this.pos;
+    const num = NUMBER.exec(this.src);
     if (num) {
       this.pos += num[0].length;
       const isInt = /^[+-]?\d+$/.test(num[0]);
@@ -407,9 +446,10 @@ export function decodeNpy(bytes: Uint8Array, opts: DecodeNpyOptions = {}): NDArr
   if (!needSwap && abs % size === 0) {
     data = new ctor(bytes.buffer, abs, n);
   } else {
-    const copy = bytes.slice(dataStart, dataStart + nbytes);
+    const copy = allocBytes(nbytes);
+    copy.set(bytes.subarray(dataStart, dataStart + nbytes));
     if (needSwap) swapBytes(copy, size);
-    data = new ctor(copy.buffer, 0, n);
+    data = new ctor(copy.buffer, copy.byteOffset, n);
   }
   if (fortranV.v) data = fortranToC(data, shape, ctor);
   return { dtype, shape, data };

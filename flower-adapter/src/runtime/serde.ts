@@ -5,7 +5,17 @@
 
 import { fileURLToPath } from 'node:url';
 import protobuf from 'protobufjs';
-import type { ClientMessage, Config, Parameters, Scalar, ServerMessage, Status } from './types.ts';
+import { npyDataBytes, npyPreamble, TENSOR_TYPE_NDARRAY } from './npy.ts';
+import type {
+  ClientMessage,
+  Config,
+  FitRes,
+  NDArray,
+  Parameters,
+  Scalar,
+  ServerMessage,
+  Status,
+} from './types.ts';
 
 export const PROTO_PATH = fileURLToPath(new URL('../proto/transport.proto', import.meta.url));
 export const JOIN_PATH = '/flwr.proto.FlowerService/Join';
@@ -18,6 +28,7 @@ const root = new protobuf.Root().loadSync(PROTO_PATH, { keepCase: true });
 const ServerMessageType = root.lookupType('flwr.proto.ServerMessage');
 const ClientMessageType = root.lookupType('flwr.proto.ClientMessage');
 const ScalarType = root.lookupType('flwr.proto.Scalar');
+const FitResType = root.lookupType('flwr.proto.ClientMessage.FitRes');
 
 /** Wire name of each ServerMessage oneof case. */
 export const SERVER_MESSAGE_FIELD = {
@@ -203,6 +214,73 @@ export function encodeServerMessage(m: ServerMessage): Buffer {
   return finish(ServerMessageType.encode({ [SERVER_MESSAGE_FIELD[m.kind]]: body }));
 }
 
+type CachedIns = {
+  parameters: Parameters;
+  tensors: readonly Uint8Array[];
+  tensorType: string;
+  config: Buffer;
+  bytes: Buffer;
+};
+
+/**
+ * Returns an encoder that behaves like encodeServerMessage but, within one synchronous run (for
+ * instance the fan-out of a round, where every proxy encodes its instruction before the first
+ * await), reuses the bytes of a FitIns/EvaluateIns it has just encoded when the next one of the
+ * same kind carries the same Parameters object (same tensor Uint8Arrays, same tensorType) and a
+ * config that encodes to the same bytes. FedAvg sends all sampled clients identical instructions,
+ * so a round's model is encoded once instead of once per client (~model size of copying and
+ * garbage each). The remembered bytes are dropped at the next microtask, so nothing built after an
+ * await (a later round, a changed model) can ever be answered from the cache; the only thing not
+ * re-checked is tensor bytes rewritten in place between two calls of the same synchronous run.
+ * The returned Buffers are shared between calls: callers must not modify them.
+ */
+export function createServerMessageEncoder(): (m: ServerMessage) => Buffer {
+  const cached = new Map<'fit' | 'evaluate', CachedIns>();
+  let clearQueued = false;
+  const clear = (): void => {
+    cached.clear();
+    clearQueued = false;
+  };
+  return (m: ServerMessage): Buffer => {
+    if (m.kind !== 'fit' && m.kind !== 'evaluate') return encodeServerMessage(m);
+    const { parameters, config } = m.ins;
+    const where = m.kind === 'fit' ? 'FitIns.config' : 'EvaluateIns.config';
+    // The config is small: encode it every time (this also validates it as encodeServerMessage does).
+    const configBytes = finish(
+      ServerMessageType.encode({ [SERVER_MESSAGE_FIELD[m.kind]]: { config: mapToPb(config, where) } }),
+    );
+    const hit = cached.get(m.kind);
+    if (
+      hit !== undefined &&
+      hit.parameters === parameters &&
+      hit.tensorType === parameters.tensorType &&
+      sameTensors(hit.tensors, parameters.tensors) &&
+      hit.config.equals(configBytes)
+    ) {
+      return hit.bytes;
+    }
+    const bytes = encodeServerMessage(m);
+    cached.set(m.kind, {
+      parameters,
+      tensors: [...parameters.tensors],
+      tensorType: parameters.tensorType,
+      config: configBytes,
+      bytes,
+    });
+    if (!clearQueued) {
+      clearQueued = true;
+      queueMicrotask(clear);
+    }
+    return bytes;
+  };
+}
+
+function sameTensors(a: readonly Uint8Array[], b: readonly Uint8Array[]): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
 /** Encodes one reply as a flwr.proto.ClientMessage. */
 export function encodeClientMessage(m: ClientMessage): Buffer {
   let body: PbObject;
@@ -237,6 +315,79 @@ export function encodeClientMessage(m: ClientMessage): Buffer {
       throw new Error(`encodeClientMessage: unknown kind ${JSON.stringify((m as { kind: unknown }).kind)}`);
   }
   return finish(ClientMessageType.encode({ [CLIENT_MESSAGE_FIELD[m.kind]]: body }));
+}
+
+/** Bytes of `v` as a protobuf varint (v a non-negative safe integer). */
+function varintLength(v: number): number {
+  let n = 1;
+  while (v >= 0x80) {
+    v = Math.floor(v / 0x80);
+    n++;
+  }
+  return n;
+}
+
+function writeVarint(buf: Buffer, pos: number, v: number): number {
+  while (v >= 0x80) {
+    buf[pos++] = (v % 0x80) | 0x80;
+    v = Math.floor(v / 0x80);
+  }
+  buf[pos++] = v;
+  return pos;
+}
+
+/**
+ * The bytes of encodeClientMessage({ kind: 'fit', res: { ...res, parameters:
+ * arraysToParameters(arrays) } }), written without building the .npy files first: each array is
+ * copied once, straight into the message (the usual route copies the model twice, into the .npy
+ * bytes and then into the protobuf buffer). Status, num_examples and metrics still go through
+ * protobufjs; only the Parameters field (tensors as .npy, tensor_type "numpy.ndarray") is
+ * framed here. Errors read as the usual route's.
+ */
+export function encodeFitResFromArrays(res: Omit<FitRes, 'parameters'>, arrays: readonly NDArray[]): Buffer {
+  const parts = arrays.map((a, i) => {
+    try {
+      return { preamble: npyPreamble(a), data: npyDataBytes(a) };
+    } catch (e) {
+      throw new Error(`tensor ${i}: ${(e as Error).message}`, { cause: e });
+    }
+  });
+  // FitRes fields in number order: status (1), parameters (2), num_examples (3), metrics (4).
+  const status = finish(FitResType.encode({ status: statusToPb(res.status) }));
+  const tailBody: PbObject = { metrics: mapToPb(res.metrics, 'FitRes.metrics') };
+  if (checkInt(res.numExamples, 'FitRes.numExamples') !== 0) tailBody['num_examples'] = res.numExamples;
+  const tail = finish(FitResType.encode(tailBody));
+  const tensorType = Buffer.from(TENSOR_TYPE_NDARRAY, 'utf8');
+  let paramsLen = 1 + varintLength(tensorType.length) + tensorType.length;
+  for (const p of parts) {
+    const n = p.preamble.length + p.data.length;
+    paramsLen += 1 + varintLength(n) + n;
+  }
+  const bodyLen = status.length + 1 + varintLength(paramsLen) + paramsLen + tail.length;
+  const out = Buffer.allocUnsafe(1 + varintLength(bodyLen) + bodyLen);
+  let pos = 0;
+  out[pos++] = 0x22; // ClientMessage.fit_res (4, LEN)
+  pos = writeVarint(out, pos, bodyLen);
+  out.set(status, pos);
+  pos += status.length;
+  out[pos++] = 0x12; // FitRes.parameters (2, LEN)
+  pos = writeVarint(out, pos, paramsLen);
+  for (const p of parts) {
+    out[pos++] = 0x0a; // Parameters.tensors (1, LEN)
+    pos = writeVarint(out, pos, p.preamble.length + p.data.length);
+    out.set(p.preamble, pos);
+    pos += p.preamble.length;
+    out.set(p.data, pos);
+    pos += p.data.length;
+  }
+  out[pos++] = 0x12; // Parameters.tensor_type (2, LEN)
+  pos = writeVarint(out, pos, tensorType.length);
+  out.set(tensorType, pos);
+  pos += tensorType.length;
+  out.set(tail, pos);
+  pos += tail.length;
+  if (pos !== out.length) throw new Error(`encodeFitResFromArrays: wrote ${pos} of ${out.length} bytes`);
+  return out;
 }
 
 function decodeWith(type: protobuf.Type, bytes: Uint8Array): PbObject {
