@@ -5,7 +5,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 # apt packages the tests and the demo use; grows with the topology and monitoring issues
-APT_PACKAGES=(ca-certificates redis-server)
+APT_PACKAGES=(ca-certificates redis-server iproute2 iperf3 iputils-ping)
 
 missing=()
 for p in "${APT_PACKAGES[@]}"; do
