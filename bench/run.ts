@@ -8,6 +8,8 @@ const BENCHES: Record<string, () => Promise<{ run: () => Promise<Record<string, 
   'round-overhead': () => import('./round-overhead.ts'),
   training: () => import('./training.ts'),
   'adapter-memory': () => import('./adapter-memory.ts'),
+  orchestration: () => import('./orchestration.ts'),
+  intake: () => import('./intake.ts'),
 };
 
 const wanted = process.argv.slice(2);

@@ -1,7 +1,8 @@
 // An edge MLFO and a cloud MLFO (child processes) over real MoMo gRPC, with real Redis and real
 // flower-adapter processes: three cohorts [4,2,2] to completed, then the same after a kill -9 of
 // the edge right after /receive answered: the restarted edge finishes every intent with exactly
-// one FL server per cohort and each client started once.
+// one FL server per cohort and each client started once; and after a kill -9 of the cloud right
+// after it recorded a server placement: the restarted cloud places each server once.
 
 import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -74,12 +75,8 @@ function startEdge(): Promise<MlfoProcess> {
   });
 }
 
-before(async () => {
-  redis = await startRedis();
-  adapters = await startAdapters([...servers, ...clients], dir);
-  writeInventory(join(dir, 'edge-inventory.yaml'), net, clients);
-  writeInventory(join(dir, 'cloud-inventory.yaml'), net, servers);
-  cloud = await startMlfoProcess({
+function startCloud(): Promise<MlfoProcess> {
+  return startMlfoProcess({
     host: `${net}.2`,
     intentPort: 8000,
     logFile: join(dir, 'cloud.log'),
@@ -100,6 +97,14 @@ before(async () => {
       '120',
     ],
   });
+}
+
+before(async () => {
+  redis = await startRedis();
+  adapters = await startAdapters([...servers, ...clients], dir);
+  writeInventory(join(dir, 'edge-inventory.yaml'), net, clients);
+  writeInventory(join(dir, 'cloud-inventory.yaml'), net, servers);
+  cloud = await startCloud();
   edge = await startEdge();
 });
 
@@ -175,5 +180,37 @@ describe('edge + cloud MLFOs over MoMo', { timeout: 300_000 }, () => {
       'two runs of three cohorts: six servers',
     );
     assert.equal(total.filter((s) => s.role === 'client').length, 16, 'two runs of 8 clients');
+  });
+
+  it('a kill -9 of the cloud during server placement: the restarted cloud completes every intent with one server each', async () => {
+    const r = new Redis(redis.url);
+    try {
+      const ids = await postCohorts('c');
+      // kill as soon as the cloud has durably recorded a placement of this run, before or while
+      // it starts that FL server (the record is written before POST /serv)
+      const deadline = Date.now() + 60_000;
+      let placed: string[] = [];
+      while (placed.length === 0 && Date.now() < deadline) {
+        placed = (await r.hkeys(`${prefix}-cloud:placements`)).filter((k) => /intent0\dc\./.test(k));
+        if (placed.length === 0) await new Promise((res) => setTimeout(res, 5));
+      }
+      assert.ok(placed.length > 0, 'the cloud recorded a placement');
+      await cloud.kill9();
+      const serversAtKill = (await Promise.all(servers.map((s) => adapterSessions(adapters.get(s.name)!))))
+        .flat()
+        .filter((s) => /intent0\dc\./.test(s.session)).length;
+      cloud = await startCloud();
+      await checkCompleted(ids);
+      const total = (await Promise.all([...adapters.values()].map(adapterSessions))).flat();
+      assert.equal(
+        total.filter((s) => s.role === 'server').length,
+        9,
+        `three runs of three cohorts: nine servers (${serversAtKill} of this run's had started at the kill)`,
+      );
+      assert.equal(total.filter((s) => s.role === 'client').length, 24, 'three runs of 8 clients');
+      assert.match(readFileSync(join(dir, 'cloud.log'), 'utf8'), /placed FL server srv-edgeintent0\dc\./);
+    } finally {
+      r.disconnect();
+    }
   });
 });

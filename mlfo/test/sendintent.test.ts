@@ -1,0 +1,212 @@
+// The sendintent CLI (bin/sendintent.mjs) as a child process against a real standalone MLFO (child
+// process, real Redis, real flower-adapters): a bad cohort config is refused before anything is
+// sent, a [2,1] config is posted as the seed did and printed as a table, a second post of the
+// still-active intents is rejected with the MLFO's 409 and a non-zero exit, and --follow ends in a
+// summary of completed cohorts.
+
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { Redis } from 'ioredis';
+import type { StartedAdapter } from '../../flower-adapter/src/spawn-adapter.ts';
+import {
+  adapterSessions,
+  type MlfoProcess,
+  type NodeSpec,
+  ROOT,
+  simpleIntents,
+  startAdapters,
+  startMlfoProcess,
+  testNet,
+  waitIntent,
+  writeInventory,
+} from './support/cluster.ts';
+import { type StartedRedis, startRedis } from './support/redis.ts';
+
+const net = testNet(4);
+const dir = mkdtempSync(join(tmpdir(), 'mlfo-sendintent-'));
+const prefix = `mlfo-test-${process.pid}-${Date.now()}`;
+const nodes: NodeSpec[] = [
+  { name: 'fed.1', address: `${net}.101`, role: 'fl-server' },
+  { name: 'fed.2', address: `${net}.102`, role: 'fl-server' },
+  ...[10, 11, 12].map((i) => ({ name: `fc.${i}`, address: `${net}.${i}`, role: 'fl-client' as const })),
+];
+let redis: StartedRedis;
+let adapters: Map<string, StartedAdapter>;
+let mlfo: MlfoProcess;
+
+before(async () => {
+  redis = await startRedis();
+  adapters = await startAdapters(nodes, dir);
+  const inventory = writeInventory(join(dir, 'inventory.yaml'), net, nodes);
+  mlfo = await startMlfoProcess({
+    host: `${net}.1`,
+    intentPort: 8000,
+    logFile: join(dir, 'mlfo.log'),
+    args: [
+      '--role',
+      'standalone',
+      '--momo-port',
+      '9000',
+      '--redis',
+      redis.url,
+      '--inventory',
+      inventory,
+      '--catalog',
+      join(ROOT, 'intents', 'catalog.digits.yaml'),
+      '--prefix',
+      prefix,
+      '--poll-ms',
+      '200',
+      '--step-backoff-ms',
+      '200',
+      '--server-wait-s',
+      '120',
+    ],
+  });
+});
+
+after(async () => {
+  await mlfo?.stop();
+  await Promise.all([...(adapters?.values() ?? [])].map((a) => a.stop()));
+  if (redis) {
+    const r = new Redis(redis.url);
+    const keys = await r.keys(`${prefix}:*`);
+    if (keys.length > 0) await r.del(...keys);
+    r.disconnect();
+    await redis.stop();
+  }
+  if (process.env['MLFO_TEST_KEEP'] === undefined) rmSync(dir, { recursive: true, force: true });
+});
+
+function sendintent(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [join(ROOT, 'bin', 'sendintent.mjs'), ...args], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: { ...process.env, MLFO_API_TOKEN: '' },
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => {
+      stdout += d.toString();
+    });
+    child.stderr.on('data', (d: Buffer) => {
+      stderr += d.toString();
+    });
+    child.once('error', reject);
+    child.once('close', (code) => resolve({ code, stdout, stderr }));
+  });
+}
+
+/** A [2,1] config in the seed's format whose mlfoadd is wrong on purpose: --mlfo must override it. */
+function writeConfig(suffix: string, extra: string[] = []): string {
+  const intents = simpleIntents(dir, suffix).slice(0, 2);
+  const file = join(dir, `${suffix}cohorts.yaml`);
+  writeFileSync(
+    file,
+    [
+      'mlfoadd: http://127.0.0.1:1/receive',
+      'timegap: 0.2',
+      'cohortdistr: [2, 1]',
+      `intentdist: [${intents.join(', ')}]`,
+      'sameserverdist: [nor, "no"]',
+      'fracfitdist: ["1", "1"]',
+      'minfitdist: ["2", "1"]',
+      'minavdist: ["2", "1"]',
+      'numrounddist: ["2", "2"]',
+      ...extra,
+      '',
+    ].join('\n'),
+  );
+  return file;
+}
+
+const intentCount = async () =>
+  ((await (await fetch(`${mlfo.url}/intents`)).json()) as { intents: unknown[] }).intents.length;
+
+describe('sendintent CLI', { timeout: 240_000 }, () => {
+  it('refuses a bad config before sending anything, naming the file and the key', async () => {
+    const file = writeConfig('bad', ['avgalgodist: [FedAvg]']);
+    const r = await sendintent(['--config', file, '--mlfo', mlfo.url]);
+    assert.equal(r.code, 2, r.stderr);
+    assert.match(r.stderr, new RegExp(`${file.replaceAll('.', '\\.')}:\\d+:\\d+: avgalgodist: has 1 value`));
+    assert.match(r.stderr, /nothing was sent/);
+    assert.equal(r.stdout, '');
+    assert.equal(await intentCount(), 0, "the MLFO's intent list stays empty");
+  });
+
+  it('posts one intent per cohort as the seed did and prints the accepted ones; a second post is rejected (409)', async () => {
+    const file = writeConfig('a');
+    const r = await sendintent(['--config', file, '--mlfo', mlfo.url]);
+    assert.equal(r.code, 0, `${r.stdout}\n${r.stderr}`);
+    assert.match(r.stdout, new RegExp(`posting 2 intents to ${mlfo.url.replaceAll('.', '\\.')}/receive`));
+    assert.match(r.stdout, /cohort\s+intent file\s+intentId\s+clients\s+state/);
+    assert.match(r.stdout, /\n0\s+\S+aintent\.yaml\s+edgeintent01a\.1\s+10–11 \(2\)\s+accepted\n/);
+    assert.match(r.stdout, /\n1\s+\S+a2intent\.yaml\s+edgeintent02a\.1\s+12 \(1\)\s+accepted\n/);
+    assert.match(r.stdout, /2 accepted, 0 rejected/);
+    const again = await sendintent(['--config', file, '--mlfo', mlfo.url]);
+    assert.equal(again.code, 1, again.stdout);
+    assert.match(
+      again.stderr,
+      /cohort 0 \(\S+aintent\.yaml\) rejected: HTTP 409: intentID edgeintent01a is still active/,
+    );
+    assert.match(
+      again.stderr,
+      /cohort 1 \(\S+a2intent\.yaml\) rejected: HTTP 409: intentID edgeintent02a is still active/,
+    );
+    assert.match(again.stdout, /0 accepted, 2 rejected/);
+    const done = await Promise.all(
+      ['edgeintent01a.1', 'edgeintent02a.1'].map((id) =>
+        waitIntent(() => mlfo.url, id, ['completed', 'failed'], 180_000),
+      ),
+    );
+    assert.deepEqual(
+      done.map((d) => [d.state, d.clients.map((c) => c.node)]),
+      [
+        ['completed', ['fc.10', 'fc.11']],
+        ['completed', ['fc.12']],
+      ],
+    );
+  });
+
+  it('--follow shows progress per cohort and ends with a summary of completed cohorts', async () => {
+    const r = await sendintent([
+      '--config',
+      writeConfig('b'),
+      '--mlfo',
+      mlfo.url,
+      '--follow',
+      '--interval-ms',
+      '200',
+    ]);
+    assert.equal(r.code, 0, `${r.stdout}\n${r.stderr}`);
+    // not a terminal: one plain line per change, no cursor movement
+    assert.ok(!r.stdout.includes('\x1b['), 'no ANSI escapes');
+    assert.match(
+      r.stdout,
+      /cohort 0 {2}edgeintent01b\.1 {2}\[#{20}\] {2}round 2\/2 {2}acc \d\.\d{3} {2}completed/,
+    );
+    assert.match(
+      r.stdout,
+      /cohort 1 {2}edgeintent02b\.1 {2}\[#{20}\] {2}round 2\/2 {2}acc \d\.\d{3} {2}completed/,
+    );
+    const summary = r.stdout.slice(r.stdout.indexOf('\nsummary\n'));
+    assert.match(summary, /cohort\s+intentId\s+state\s+rounds\s+accuracy/);
+    assert.match(summary, /\n0\s+edgeintent01b\.1\s+completed\s+2\/2\s+\d\.\d{3}/);
+    assert.match(summary, /\n1\s+edgeintent02b\.1\s+completed\s+2\/2\s+\d\.\d{3}/);
+    assert.match(summary, /2 of 2 completed/);
+    // each cohort's clients were started once on their own nodes
+    for (const node of ['fc.10', 'fc.11', 'fc.12']) {
+      const sessions = await adapterSessions(adapters.get(node)!);
+      assert.equal(
+        sessions.filter((s) => s.session.includes('edgeintent0') && s.session.includes('b.1')).length,
+        1,
+        node,
+      );
+    }
+    assert.equal(await intentCount(), 4);
+  });
+});
