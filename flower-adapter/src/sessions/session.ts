@@ -81,7 +81,7 @@ export interface FlRuntime {
   precheckClient(p: ClientParams, ctx: NodeContext): Array<[string, string]>;
   /** Resolves once the server listens. */
   startServer(p: ServerParams, ctx: NodeContext): Promise<Session>;
-  /** Resolves once the client has its data and starts to connect. */
+  /** Resolves once the session is accepted; the client loads its data and connects in the background. */
   startClient(p: ClientParams, ctx: NodeContext): Promise<Session>;
 }
 

@@ -17,27 +17,37 @@ export class TsClientSession extends BaseSession<ClientParams> implements Sessio
   private examples = 0;
   private tfClient?: TfClient;
 
+  /**
+   * Accepts the session and returns at once: loading the partition and building the model go on
+   * in the background (state `starting`), so an orchestrator starting 50 clients is not held up
+   * by 50 data loads. What can be checked up front (the dataset's files) was, by the runtime.
+   */
   async start(): Promise<void> {
+    void this.run();
+  }
+
+  private async prepare(): Promise<TfClient> {
     const p = this.params;
     await initTf();
     const opts = { dataDir: this.ctx.dataDir, part: p.part, cohsize: p.cohsize, seed: p.seed };
     const train = await loadPartition(p.source, { ...opts, split: 'train' });
     const test = await loadPartition(p.source, { ...opts, split: 'test' });
     this.examples = train.count;
-    this.tfClient = new TfClient(p.model, train, test, { seed: p.seed });
-    this.book.set('waiting');
     this.ctx.log(
       `client session ${this.id}: part ${p.part}/${p.cohsize} of ${p.source} (${train.count} train, ${test.count} test), joining ${p.server}`,
     );
-    void this.run();
+    return new TfClient(p.model, train, test, { seed: p.seed });
   }
 
   private async run(): Promise<void> {
     const p = this.params;
     try {
+      this.tfClient = await this.prepare();
+      if (this.abort.signal.aborted) throw new Error('stopped before it joined its server');
+      this.book.set('waiting');
       const result = await runFlowerClient({
         server: p.server,
-        client: this.tfClient!,
+        client: this.tfClient,
         signal: this.abort.signal,
         connectTimeoutMs: p.connecttimeout * 1000,
         onEvent: (e) => this.onEvent(e),
