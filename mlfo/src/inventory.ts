@@ -1,5 +1,7 @@
 // The inventory: the nodes an MLFO may place FL servers and clients on. It is read once at start
-// from a nodes-only YAML form (the topology issue's full format comes later):
+// from a topology file (topology/src/spec/spec-yaml.ts: `hosts:`, `switches:`, `links:`; its
+// fl-server and fl-client hosts become the nodes, validated by the topology validator) or from a
+// nodes-only YAML form:
 //
 //   clientNet: 10.0.1          # optional; ipstart N means the client at <clientNet>.N (seed: 10.0.1)
 //   nodes:
@@ -11,6 +13,9 @@
 
 import { readFileSync } from 'node:fs';
 import { parse } from 'yaml';
+import { mlfoInventoryFromSpec } from '../../topology/src/generators/mlfo-inventory.ts';
+import { looksLikeTopology, parseTopologyYaml } from '../../topology/src/spec/spec-yaml.ts';
+import { TopologyError } from '../../topology/src/spec/topology-error.ts';
 
 export type NodeRole = 'fl-server' | 'fl-client';
 const NODE_ROLES: readonly NodeRole[] = ['fl-server', 'fl-client'];
@@ -62,11 +67,15 @@ export function parseInventory(text: string, fileName: string): Inventory {
   const problems: string[] = [];
   const fail = (where: string, msg: string) => problems.push(`inventory ${fileName}: ${where}: ${msg}`);
   if (doc === null || typeof doc !== 'object' || Array.isArray(doc)) {
-    throw new InventoryError(`inventory ${fileName}: expected a mapping with nodes: [...]`);
+    throw new InventoryError(
+      `inventory ${fileName}: expected a mapping with nodes: [...], or a topology file (hosts, switches, links)`,
+    );
   }
+  if (looksLikeTopology(doc)) return inventoryFromTopology(text, fileName);
   const root = doc as Record<string, unknown>;
   for (const k of Object.keys(root)) {
-    if (!['nodes', 'clientNet'].includes(k)) fail(k, 'unknown key; allowed: nodes, clientNet');
+    if (!['nodes', 'clientNet'].includes(k))
+      fail(k, 'unknown key; allowed: nodes, clientNet (or a topology file: name, hosts, switches, links)');
   }
   let clientNet = '10.0.1';
   if (root['clientNet'] !== undefined) {
@@ -120,6 +129,36 @@ export function parseInventory(text: string, fileName: string): Inventory {
     });
   }
   if (problems.length > 0) throw new InventoryError(problems.join('\n'));
+  return makeInventory(fileName, clientNet, nodes);
+}
+
+/** A topology file as inventory: every problem the topology validator finds is an inventory error. */
+function inventoryFromTopology(text: string, fileName: string): Inventory {
+  let parsed: ReturnType<typeof parseTopologyYaml>;
+  try {
+    parsed = parseTopologyYaml(text, fileName);
+  } catch (err) {
+    if (!(err instanceof TopologyError)) throw err;
+    throw new InventoryError(
+      err.message
+        .split('\n')
+        .map((line) => `inventory ${line}`)
+        .join('\n'),
+    );
+  }
+  const derived = mlfoInventoryFromSpec(parsed.spec);
+  const nodes = derived.nodes.map((n) => {
+    const node: InventoryNode = { name: n.name, address: n.address, role: n.role, restPort: 5000 };
+    if (n.cohort !== undefined) node.cohort = String(n.cohort);
+    return node;
+  });
+  if (nodes.length === 0) {
+    throw new InventoryError(`inventory ${fileName}: the topology has no fl-server or fl-client hosts`);
+  }
+  return makeInventory(fileName, derived.clientNet, nodes);
+}
+
+function makeInventory(fileName: string, clientNet: string, nodes: InventoryNode[]): Inventory {
   return {
     fileName,
     clientNet,

@@ -49,3 +49,78 @@ describe('inventory', () => {
     );
   });
 });
+
+describe('inventory from a topology file', () => {
+  const topo = `name: small
+hosts:
+  - {name: cloud.0, ip: 10.0.0.1/16, role: mlfo-cloud}
+  - {name: fed.1, ip: 10.0.0.101/16, role: fl-server, cohort: 1, cpus: 2}
+  - {name: fc.10, ip: 10.0.1.10/16, role: fl-client, cpus: 2}
+  - {name: fc.11, ip: 10.0.1.11/16, role: fl-client, cohort: 1}
+switches:
+  - {name: aggsw10}
+links:
+  - {a: cloud.0, b: aggsw10}
+  - {a: fed.1, b: aggsw10}
+  - {a: fc.10, b: aggsw10}
+  - {a: fc.11, b: aggsw10}
+`;
+
+  it('takes the fl-server and fl-client hosts as nodes and derives clientNet', () => {
+    const inv = parseInventory(topo, 'topo.yaml');
+    assert.equal(inv.clientNet, '10.0.1');
+    assert.deepEqual(
+      inv.nodes.map((n) => [n.name, n.address, n.role, n.cohort, n.restPort]),
+      [
+        ['fed.1', '10.0.0.101', 'fl-server', '1', 5000],
+        ['fc.10', '10.0.1.10', 'fl-client', undefined, 5000],
+        ['fc.11', '10.0.1.11', 'fl-client', '1', 5000],
+      ],
+    );
+    assert.deepEqual(
+      selectByIpstart(inv, 10, 2).map((n) => n.name),
+      ['fc.10', 'fc.11'],
+    );
+  });
+
+  it('reads a generated seed topology', async () => {
+    const { seedTopology } = await import('../../topology/src/generators/seed.ts');
+    const { toYaml } = await import('../../topology/src/spec/spec-yaml.ts');
+    const inv = parseInventory(toYaml(seedTopology({ cohorts: 3 })), 'seed.yaml');
+    assert.equal(inv.servers().length, 3);
+    assert.equal(inv.clients().length, 50);
+    assert.equal(selectByIpstart(inv, 40, 10)[0]?.name, 'fc.40');
+  });
+
+  it('reports the topology validator’s problems, located in the file', () => {
+    assert.throws(
+      () =>
+        parseInventory(
+          topo.replace('{a: fc.11, b: aggsw10}', '{a: fc.11, b: aggsw11}').replace('cpus: 2}', 'cpu: 2}'),
+          'topo.yaml',
+        ),
+      (e: InventoryError) => {
+        assert.match(
+          e.message,
+          /^inventory topo\.yaml:4:66: hosts\[1\]\.cpu: unknown key "cpu" \(did you mean cpus\?\)/m,
+        );
+        assert.match(
+          e.message,
+          /^inventory topo\.yaml:13:16: links\[3\]\.b: link fc\.11–aggsw11: b "aggsw11" is not a host or switch/m,
+        );
+        return true;
+      },
+    );
+  });
+
+  it('refuses a topology without FL nodes', () => {
+    assert.throws(
+      () =>
+        parseInventory(
+          'name: x\nhosts: [{name: h1, ip: 10.0.0.1/24, role: plain}]\nswitches: [{name: s1}]\nlinks: [{a: h1, b: s1}]\n',
+          'x.yaml',
+        ),
+      /inventory x\.yaml: the topology has no fl-server or fl-client hosts/,
+    );
+  });
+});
