@@ -8,6 +8,7 @@ import { AdapterMetrics } from './metrics.ts';
 import { createApp } from './rest/app.ts';
 import { SessionRegistry } from './sessions/session-registry.ts';
 import { TsRuntime } from './sessions/ts-runtime.ts';
+import { initTf } from './ml/tf.ts';
 import type { NodeContext } from './sessions/session.ts';
 
 const USAGE = `usage: flower-adapter [--host H] [--rest-port N] [--fl-port N] [--data-dir DIR] [--node-id ID] [--advertise-host H]
@@ -98,6 +99,10 @@ export async function main(argv = process.argv.slice(2)): Promise<void> {
   log(
     `REST on ${cfg.host}:${cfg.restPort}, FL servers on :${cfg.flPort} (advertised as ${cfg.advertiseHost}), data in ${cfg.dataDir}`,
   );
+
+  // every session needs the TF backend: set it up now, while the node idles, rather than in the
+  // first /cli or /serv of a cohort that 50 nodes receive at once
+  void initTf().catch((e: Error) => log(`TensorFlow.js backend setup failed: ${e.message}`));
 
   let stopping = false;
   const shutdown = async (signal: string) => {
