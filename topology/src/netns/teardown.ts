@@ -1,0 +1,312 @@
+// Teardown of a netns run, shared by `StartedNetwork.stop()` and `cleanRun`: processes first
+// (SIGTERM, then SIGKILL), then root-side veths, bridges, namespaces, cgroups, and finally the
+// sysctls the run changed. It works from the run state and, for crash recovery, also from the
+// run's tag (names that carry its run id) — never from anything else, so other runs on the
+// same machine are untouched. It keeps going past failures and reports every one.
+
+import { existsSync, readFileSync, readdirSync, readlinkSync, statSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { detectCgroups, runCgroupDirs, removeCgroupTree } from './cgroups.ts';
+import { aliasPrefix, namespacePrefix, rootNamePattern, runTag } from './plan.ts';
+import { batch, run } from './sh.ts';
+import type { RunState } from './state.ts';
+
+const NETNS_DIR = '/run/netns';
+
+export interface TeardownReport {
+  runId: string;
+  removed: {
+    processes: number;
+    veths: number;
+    bridges: number;
+    namespaces: number;
+    cgroups: number;
+    sysctls: number;
+  };
+  /** every step that failed, with what was being removed and why */
+  failures: string[];
+  warnings: string[];
+}
+
+export class TeardownError extends Error {
+  constructor(readonly report: TeardownReport) {
+    super(
+      `teardown of run ${report.runId} left ${report.failures.length} problem(s):\n  ${report.failures.join('\n  ')}`,
+    );
+    this.name = 'TeardownError';
+  }
+}
+
+export function listNamespaces(): string[] {
+  try {
+    return readdirSync(NETNS_DIR);
+  } catch {
+    return [];
+  }
+}
+
+interface RootLink {
+  ifname: string;
+  ifalias?: string;
+  linkinfo?: { info_kind?: string };
+}
+
+export async function rootLinks(): Promise<RootLink[]> {
+  const { stdout } = await run(['ip', '-j', '-d', 'link', 'show']);
+  return JSON.parse(stdout) as RootLink[];
+}
+
+/** Field 22 of /proc/<pid>/stat (start time in ticks) and whether the process is a zombie/gone. */
+export function procInfo(pid: number): { startTime: string; alive: boolean } | undefined {
+  let stat: string;
+  try {
+    stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  } catch {
+    return undefined;
+  }
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return { startTime: fields[19] ?? '', alive: fields[0] !== 'Z' && fields[0] !== 'X' };
+}
+
+/** Pids whose network namespace is one of `namespaces` (by the nsfs inode of /run/netns/<ns>). */
+export function pidsInNamespaces(namespaces: readonly string[]): number[] {
+  const inodes = new Set<string>();
+  for (const ns of namespaces) {
+    try {
+      inodes.add(`net:[${statSync(join(NETNS_DIR, ns)).ino}]`);
+    } catch {
+      /* not there */
+    }
+  }
+  if (inodes.size === 0) return [];
+  const pids: number[] = [];
+  for (const name of readdirSync('/proc')) {
+    if (!/^\d+$/.test(name) || Number(name) === process.pid) continue;
+    try {
+      if (inodes.has(readlinkSync(`/proc/${name}/ns/net`))) pids.push(Number(name));
+    } catch {
+      /* exited meanwhile */
+    }
+  }
+  return pids;
+}
+
+function cgroupTreePids(dir: string): number[] {
+  const out: number[] = [];
+  const walk = (d: string): void => {
+    let entries: string[];
+    try {
+      entries = readdirSync(d);
+    } catch {
+      return;
+    }
+    try {
+      for (const l of readFileSync(join(d, 'cgroup.procs'), 'utf8').split('\n')) if (l) out.push(Number(l));
+    } catch {
+      /* gone */
+    }
+    for (const e of entries) {
+      const p = join(d, e);
+      try {
+        if (statSync(p).isDirectory()) walk(p);
+      } catch {
+        /* gone */
+      }
+    }
+  };
+  walk(dir);
+  return out;
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** SIGTERM, wait up to `graceMs`, then SIGKILL; returns the pids still alive afterwards. */
+export async function killPids(pids: readonly number[], graceMs = 3000): Promise<number[]> {
+  const alive = (p: number) => procInfo(p)?.alive === true;
+  const signal = (sig: NodeJS.Signals) => {
+    for (const p of pids) {
+      try {
+        process.kill(p, sig);
+      } catch {
+        /* already gone */
+      }
+    }
+  };
+  signal('SIGTERM');
+  for (let t = 0; t < graceMs && pids.some(alive); t += 50) await sleep(50);
+  if (!pids.some(alive)) return [];
+  signal('SIGKILL');
+  for (let t = 0; t < 2000 && pids.some(alive); t += 50) await sleep(50);
+  return pids.filter(alive);
+}
+
+export interface TeardownInput {
+  runId: string;
+  state?: RunState;
+  /** also remove what carries the run's tag but is not in the state (crash recovery) */
+  byTag: boolean;
+}
+
+export async function teardown({ runId, state, byTag }: TeardownInput): Promise<TeardownReport> {
+  const report: TeardownReport = {
+    runId,
+    removed: { processes: 0, veths: 0, bridges: 0, namespaces: 0, cgroups: 0, sysctls: 0 },
+    failures: [],
+    warnings: [],
+  };
+  const fail = (what: string, err: unknown) =>
+    report.failures.push(`${what}: ${err instanceof Error ? err.message : String(err)}`);
+  const tag = state?.tag ?? runTag(runId);
+  const nsPrefix = namespacePrefix(runId);
+  const existingNs = listNamespaces();
+  const namespaces = [
+    ...new Set([
+      ...(state?.namespaces ?? []).filter((n) => existingNs.includes(n)),
+      ...(byTag ? existingNs.filter((n) => n.startsWith(nsPrefix)) : []),
+    ]),
+  ];
+  const layout = detectCgroups();
+  const cgroupRoots = [
+    ...new Set([
+      ...(state?.cgroups ?? []).filter((d) => d.endsWith(`/mlfo-${runId}`)),
+      ...(byTag && layout ? runCgroupDirs(layout, runId) : []),
+    ]),
+  ];
+
+  // 1. processes: recorded ones (same start time), and whatever lives in the run's cgroups or namespaces
+  try {
+    const pids = new Set<number>();
+    for (const p of state?.processes ?? []) {
+      const info = procInfo(p.pid);
+      if (info?.alive && info.startTime === p.startTime) pids.add(p.pid);
+    }
+    for (const d of cgroupRoots) for (const p of cgroupTreePids(d)) pids.add(p);
+    for (const p of pidsInNamespaces(namespaces)) pids.add(p);
+    pids.delete(process.pid);
+    const left = await killPids([...pids]);
+    report.removed.processes = pids.size - left.length;
+    if (left.length > 0) fail('processes', new Error(`still alive after SIGKILL: ${left.join(', ')}`));
+  } catch (err) {
+    fail('processes', err);
+  }
+
+  // 2–3. root-namespace veth ends, then bridges
+  let links: RootLink[] = [];
+  try {
+    links = await rootLinks();
+  } catch (err) {
+    fail('listing links', err);
+  }
+  const pattern = rootNamePattern(tag);
+  const alias = aliasPrefix(runId);
+  const ours = (l: RootLink) =>
+    byTag && pattern.test(l.ifname) && (l.ifalias === undefined || l.ifalias.startsWith(alias));
+  const existing = new Set(links.map((l) => l.ifname));
+  const bridgeNames = new Set(Object.values(state?.bridges ?? {}));
+  const veths = [
+    ...new Set([
+      ...(state?.veths ?? []).filter((v) => existing.has(v)),
+      ...links.filter((l) => ours(l) && l.linkinfo?.info_kind === 'veth').map((l) => l.ifname),
+    ]),
+  ];
+  const bridges = [
+    ...new Set([
+      ...[...bridgeNames].filter((b) => existing.has(b)),
+      ...links.filter((l) => ours(l) && l.linkinfo?.info_kind === 'bridge').map((l) => l.ifname),
+    ]),
+  ];
+  for (const [kind, names] of [
+    ['veths', veths],
+    ['bridges', bridges],
+  ] as const) {
+    if (names.length === 0) continue;
+    try {
+      await batch(
+        ['ip'],
+        names.map((n) => `link del dev ${n}`),
+        true,
+      );
+      const after = new Set((await rootLinks()).map((l) => l.ifname));
+      const left = names.filter((n) => after.has(n));
+      report.removed[kind] = names.length - left.length;
+      if (left.length > 0) fail(kind, new Error(`could not delete ${left.join(', ')}`));
+    } catch (err) {
+      fail(kind, err);
+    }
+  }
+
+  // 4. namespaces (their interfaces and any host-to-host veths go with them)
+  if (namespaces.length > 0) {
+    try {
+      await batch(
+        ['ip'],
+        namespaces.map((n) => `netns del ${n}`),
+        true,
+      );
+      const after = new Set(listNamespaces());
+      const left = namespaces.filter((n) => after.has(n));
+      report.removed.namespaces = namespaces.length - left.length;
+      if (left.length > 0) fail('namespaces', new Error(`could not delete ${left.join(', ')}`));
+    } catch (err) {
+      fail('namespaces', err);
+    }
+  }
+
+  // 5. cgroups
+  for (const dir of cgroupRoots) {
+    if (!existsSync(dir)) continue;
+    try {
+      await removeCgroupTree(dir);
+      report.removed.cgroups += 1;
+    } catch (err) {
+      fail('cgroups', err);
+    }
+  }
+
+  // 6. sysctls, unless another run's bridges still need the value we set
+  const changes = state?.sysctls ?? [];
+  if (changes.length > 0) {
+    let others: string[] = [];
+    try {
+      others = [
+        ...new Set(
+          (await rootLinks())
+            .filter(
+              (l) =>
+                l.linkinfo?.info_kind === 'bridge' &&
+                l.ifalias?.startsWith('mlfo:') &&
+                !l.ifalias.startsWith(alias),
+            )
+            .map((l) => l.ifalias?.split(':')[1] ?? '?'),
+        ),
+      ];
+    } catch (err) {
+      fail('listing links', err);
+    }
+    for (const c of [...changes].reverse()) {
+      let current: string | undefined;
+      try {
+        current = readFileSync(c.path, 'utf8').trim();
+      } catch {
+        /* restore below reports it */
+      }
+      if (current !== c.value) {
+        report.warnings.push(`left ${c.path} at ${current}: changed since this run set it to ${c.value}`);
+        continue;
+      }
+      if (others.length > 0) {
+        report.warnings.push(
+          `left ${c.path} at ${c.value} (not restored to ${c.previous}): run(s) ${others.join(', ')} still have bridges`,
+        );
+        continue;
+      }
+      try {
+        writeFileSync(c.path, c.previous);
+        report.removed.sysctls += 1;
+      } catch (err) {
+        fail(`restoring ${c.path} to ${c.previous}`, err);
+      }
+    }
+  }
+  return report;
+}
