@@ -10,6 +10,7 @@ const BENCHES: Record<string, () => Promise<{ run: () => Promise<Record<string, 
   'adapter-memory': () => import('./adapter-memory.ts'),
   orchestration: () => import('./orchestration.ts'),
   intake: () => import('./intake.ts'),
+  'topology-bringup': () => import('./topology-bringup.ts'),
 };
 
 const wanted = process.argv.slice(2);
