@@ -5,8 +5,7 @@
 // after it recorded a server placement: the restarted cloud places each server once.
 
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { Redis } from 'ioredis';
@@ -15,22 +14,21 @@ import { loadCohortConfig, planCohortPosts } from '../src/intent/cohort-config.t
 import {
   adapterSessions,
   type MlfoProcess,
+  type ClusterBase,
   type NodeSpec,
+  startClusterBase,
   postIntent,
   ROOT,
   simpleIntents,
-  startAdapters,
   startMlfoProcess,
   testNet,
   waitIntent,
   writeCohortConfig,
   writeInventory,
 } from './support/cluster.ts';
-import { type StartedRedis, startRedis } from './support/redis.ts';
+import type { StartedRedis } from './support/redis.ts';
 
 const net = testNet(2);
-const dir = mkdtempSync(join(tmpdir(), 'mlfo-edge-cloud-'));
-const prefix = `mlfo-test-${process.pid}-${Date.now()}`;
 const servers: NodeSpec[] = [1, 2, 3].map((i) => ({
   name: `fed.${i}`,
   address: `${net}.${100 + i}`,
@@ -41,6 +39,9 @@ const clients: NodeSpec[] = [10, 11, 12, 13, 14, 15, 16, 17].map((i) => ({
   address: `${net}.${i}`,
   role: 'fl-client',
 }));
+let base: ClusterBase;
+let dir: string;
+let prefix: string;
 let redis: StartedRedis;
 let adapters: Map<string, StartedAdapter>;
 let cloud: MlfoProcess;
@@ -100,8 +101,8 @@ function startCloud(): Promise<MlfoProcess> {
 }
 
 before(async () => {
-  redis = await startRedis();
-  adapters = await startAdapters([...servers, ...clients], dir);
+  base = await startClusterBase({ tmpName: 'mlfo-edge-cloud', net, adapterNodes: [...servers, ...clients] });
+  ({ dir, prefix, redis, adapters } = base);
   writeInventory(join(dir, 'edge-inventory.yaml'), net, clients);
   writeInventory(join(dir, 'cloud-inventory.yaml'), net, servers);
   cloud = await startCloud();
@@ -111,15 +112,7 @@ before(async () => {
 after(async () => {
   await edge?.stop();
   await cloud?.stop();
-  await Promise.all([...(adapters?.values() ?? [])].map((a) => a.stop()));
-  if (redis) {
-    const r = new Redis(redis.url);
-    const keys = await r.keys(`${prefix}*`);
-    if (keys.length > 0) await r.del(...keys);
-    r.disconnect();
-    await redis.stop();
-  }
-  if (process.env['MLFO_TEST_KEEP'] === undefined) rmSync(dir, { recursive: true, force: true });
+  await base?.stop();
 });
 
 async function postCohorts(suffix: string): Promise<string[]> {

@@ -4,30 +4,24 @@
 // running), and the bearer token on mutating routes.
 
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { Redis } from 'ioredis';
 import { type StartedAdapter, spawnAdapter } from '../../flower-adapter/src/spawn-adapter.ts';
 import {
   adapterSessions,
   type MlfoProcess,
   type NodeSpec,
+  type StandaloneCluster,
+  startStandaloneCluster,
   postIntent,
   ROOT,
   simpleIntents,
-  startAdapters,
-  startMlfoProcess,
   testNet,
   waitIntent,
-  writeInventory,
 } from './support/cluster.ts';
-import { type StartedRedis, startRedis } from './support/redis.ts';
 
 const net = testNet(3);
-const dir = mkdtempSync(join(tmpdir(), 'mlfo-failures-'));
-const prefix = `mlfo-test-${process.pid}-${Date.now()}`;
 const TOKEN = 'test-token-123';
 const auth = { authorization: `Bearer ${TOKEN}` };
 const running: NodeSpec[] = [
@@ -37,33 +31,20 @@ const running: NodeSpec[] = [
 ];
 const late: NodeSpec = { name: 'fc.11', address: `${net}.11`, role: 'fl-client' };
 const never: NodeSpec = { name: 'fc.12', address: `${net}.12`, role: 'fl-client' };
-let redis: StartedRedis;
+let cluster: StandaloneCluster;
+let dir: string;
 let adapters: Map<string, StartedAdapter>;
 let lateAdapter: StartedAdapter | undefined;
 let mlfo: MlfoProcess;
 
 before(async () => {
-  redis = await startRedis();
-  adapters = await startAdapters(running, dir);
-  const inventory = writeInventory(join(dir, 'inventory.yaml'), net, [...running, late, never]);
-  mlfo = await startMlfoProcess({
-    host: `${net}.1`,
-    intentPort: 8000,
-    logFile: join(dir, 'mlfo.log'),
-    env: { MLFO_API_TOKEN: TOKEN },
-    args: [
-      '--role',
-      'standalone',
-      '--momo-port',
-      '9000',
-      '--redis',
-      redis.url,
-      '--inventory',
-      inventory,
-      '--catalog',
-      join(ROOT, 'intents', 'catalog.digits.yaml'),
-      '--prefix',
-      prefix,
+  cluster = await startStandaloneCluster({
+    tmpName: 'mlfo-failures',
+    net,
+    adapterNodes: running,
+    inventoryNodes: [...running, late, never],
+    mlfoEnv: { MLFO_API_TOKEN: TOKEN },
+    mlfoArgs: [
       '--poll-ms',
       '200',
       '--step-attempts',
@@ -76,20 +57,13 @@ before(async () => {
       '60',
     ],
   });
+  ({ dir, adapters, mlfo } = cluster);
 });
 
 after(async () => {
-  await mlfo?.stop();
+  await cluster?.mlfo.stop();
   await lateAdapter?.stop();
-  await Promise.all([...(adapters?.values() ?? [])].map((a) => a.stop()));
-  if (redis) {
-    const r = new Redis(redis.url);
-    const keys = await r.keys(`${prefix}:*`);
-    if (keys.length > 0) await r.del(...keys);
-    r.disconnect();
-    await redis.stop();
-  }
-  if (process.env['MLFO_TEST_KEEP'] === undefined) rmSync(dir, { recursive: true, force: true });
+  await cluster?.stop();
 });
 
 const ended = ['completed', 'failed', 'stopped'];

@@ -4,12 +4,10 @@
 
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { after, before, describe, it } from 'node:test';
-import { Redis } from 'ioredis';
 import type { StartedAdapter } from '../../flower-adapter/src/spawn-adapter.ts';
 import { loadCohortConfig, planCohortPosts } from '../src/intent/cohort-config.ts';
 import {
@@ -17,21 +15,17 @@ import {
   getIntent,
   type MlfoProcess,
   type NodeSpec,
+  type StandaloneCluster,
+  startStandaloneCluster,
   postIntent,
   ROOT,
   simpleIntents,
-  startAdapters,
-  startMlfoProcess,
   testNet,
   waitIntent,
   writeCohortConfig,
-  writeInventory,
 } from './support/cluster.ts';
-import { type StartedRedis, startRedis } from './support/redis.ts';
 
 const net = testNet(1);
-const dir = mkdtempSync(join(tmpdir(), 'mlfo-standalone-'));
-const prefix = `mlfo-test-${process.pid}-${Date.now()}`;
 const nodes: NodeSpec[] = [
   ...[1, 2, 3].map((i) => ({ name: `fed.${i}`, address: `${net}.${100 + i}`, role: 'fl-server' as const })),
   ...[10, 11, 12, 13, 14, 15, 16, 17].map((i) => ({
@@ -40,52 +34,23 @@ const nodes: NodeSpec[] = [
     role: 'fl-client' as const,
   })),
 ];
-let redis: StartedRedis;
+let cluster: StandaloneCluster;
+let dir: string;
 let adapters: Map<string, StartedAdapter>;
 let mlfo: MlfoProcess;
 
 before(async () => {
-  redis = await startRedis();
-  adapters = await startAdapters(nodes, dir);
-  const inventory = writeInventory(join(dir, 'inventory.yaml'), net, nodes);
-  mlfo = await startMlfoProcess({
-    host: `${net}.1`,
-    intentPort: 8000,
-    logFile: join(dir, 'mlfo.log'),
-    args: [
-      '--role',
-      'standalone',
-      '--momo-port',
-      '9000',
-      '--redis',
-      redis.url,
-      '--inventory',
-      inventory,
-      '--catalog',
-      join(ROOT, 'intents', 'catalog.digits.yaml'),
-      '--prefix',
-      prefix,
-      '--poll-ms',
-      '200',
-      '--step-backoff-ms',
-      '200',
-      '--server-wait-s',
-      '120',
-    ],
+  cluster = await startStandaloneCluster({
+    tmpName: 'mlfo-standalone',
+    net,
+    adapterNodes: nodes,
+    mlfoArgs: ['--poll-ms', '200', '--step-backoff-ms', '200', '--server-wait-s', '120'],
   });
+  ({ dir, adapters, mlfo } = cluster);
 });
 
 after(async () => {
-  await mlfo?.stop();
-  await Promise.all([...(adapters?.values() ?? [])].map((a) => a.stop()));
-  if (redis) {
-    const r = new Redis(redis.url);
-    const keys = await r.keys(`${prefix}:*`);
-    if (keys.length > 0) await r.del(...keys);
-    r.disconnect();
-    await redis.stop();
-  }
-  if (process.env['MLFO_TEST_KEEP'] === undefined) rmSync(dir, { recursive: true, force: true });
+  await cluster?.stop();
 });
 
 describe('standalone MLFO', { timeout: 240_000 }, () => {

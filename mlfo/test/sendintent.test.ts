@@ -6,80 +6,45 @@
 
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { Redis } from 'ioredis';
 import type { StartedAdapter } from '../../flower-adapter/src/spawn-adapter.ts';
 import {
   adapterSessions,
   type MlfoProcess,
   type NodeSpec,
+  type StandaloneCluster,
+  startStandaloneCluster,
   ROOT,
   simpleIntents,
-  startAdapters,
-  startMlfoProcess,
   testNet,
   waitIntent,
-  writeInventory,
 } from './support/cluster.ts';
-import { type StartedRedis, startRedis } from './support/redis.ts';
 
 const net = testNet(4);
-const dir = mkdtempSync(join(tmpdir(), 'mlfo-sendintent-'));
-const prefix = `mlfo-test-${process.pid}-${Date.now()}`;
 const nodes: NodeSpec[] = [
   { name: 'fed.1', address: `${net}.101`, role: 'fl-server' },
   { name: 'fed.2', address: `${net}.102`, role: 'fl-server' },
   ...[10, 11, 12].map((i) => ({ name: `fc.${i}`, address: `${net}.${i}`, role: 'fl-client' as const })),
 ];
-let redis: StartedRedis;
+let cluster: StandaloneCluster;
+let dir: string;
 let adapters: Map<string, StartedAdapter>;
 let mlfo: MlfoProcess;
 
 before(async () => {
-  redis = await startRedis();
-  adapters = await startAdapters(nodes, dir);
-  const inventory = writeInventory(join(dir, 'inventory.yaml'), net, nodes);
-  mlfo = await startMlfoProcess({
-    host: `${net}.1`,
-    intentPort: 8000,
-    logFile: join(dir, 'mlfo.log'),
-    args: [
-      '--role',
-      'standalone',
-      '--momo-port',
-      '9000',
-      '--redis',
-      redis.url,
-      '--inventory',
-      inventory,
-      '--catalog',
-      join(ROOT, 'intents', 'catalog.digits.yaml'),
-      '--prefix',
-      prefix,
-      '--poll-ms',
-      '200',
-      '--step-backoff-ms',
-      '200',
-      '--server-wait-s',
-      '120',
-    ],
+  cluster = await startStandaloneCluster({
+    tmpName: 'mlfo-sendintent',
+    net,
+    adapterNodes: nodes,
+    mlfoArgs: ['--poll-ms', '200', '--step-backoff-ms', '200', '--server-wait-s', '120'],
   });
+  ({ dir, adapters, mlfo } = cluster);
 });
 
 after(async () => {
-  await mlfo?.stop();
-  await Promise.all([...(adapters?.values() ?? [])].map((a) => a.stop()));
-  if (redis) {
-    const r = new Redis(redis.url);
-    const keys = await r.keys(`${prefix}:*`);
-    if (keys.length > 0) await r.del(...keys);
-    r.disconnect();
-    await redis.stop();
-  }
-  if (process.env['MLFO_TEST_KEEP'] === undefined) rmSync(dir, { recursive: true, force: true });
+  await cluster?.stop();
 });
 
 function sendintent(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {

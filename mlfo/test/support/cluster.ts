@@ -3,10 +3,13 @@
 // kill -9 one), and small HTTP helpers. Everything started here is stopped by its own handle.
 
 import { type ChildProcess, spawn } from 'node:child_process';
-import { createWriteStream, readFileSync, writeFileSync } from 'node:fs';
+import { createWriteStream, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { Redis } from 'ioredis';
 import { type StartedAdapter, spawnAdapter, waitForHttp } from '../../../flower-adapter/src/spawn-adapter.ts';
+import { type StartedRedis, startRedis } from './redis.ts';
 
 export const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
 const BIN = join(ROOT, 'bin', 'mlfo.mjs');
@@ -29,27 +32,161 @@ export function writeInventory(file: string, clientNet: string, nodes: NodeSpec[
   return file;
 }
 
-export async function startAdapters(nodes: NodeSpec[], logDir: string): Promise<Map<string, StartedAdapter>> {
+export async function startAdapters(
+  nodes: NodeSpec[],
+  logDir: string,
+  opts: { batchSize?: number; readyTimeoutMs?: number } = {},
+): Promise<Map<string, StartedAdapter>> {
   const out = new Map<string, StartedAdapter>();
-  const started = await Promise.allSettled(
-    nodes.map((n) =>
-      spawnAdapter({
-        host: n.address,
-        nodeId: n.name,
-        logFile: join(logDir, `${n.name}.log`),
-        readyTimeoutMs: 60_000,
-      }),
-    ),
-  );
-  started.forEach((r, i) => {
-    if (r.status === 'fulfilled') out.set(nodes[i]!.name, r.value);
-  });
-  const failed = started.find((r) => r.status === 'rejected');
-  if (failed) {
-    await Promise.all([...out.values()].map((a) => a.stop()));
-    throw (failed as PromiseRejectedResult).reason;
+  const batchSize = opts.batchSize ?? Math.max(1, nodes.length);
+  for (let i = 0; i < nodes.length; i += batchSize) {
+    const batch = nodes.slice(i, i + batchSize);
+    const started = await Promise.allSettled(
+      batch.map((n) =>
+        spawnAdapter({
+          host: n.address,
+          nodeId: n.name,
+          logFile: join(logDir, `${n.name}.log`),
+          readyTimeoutMs: opts.readyTimeoutMs ?? 60_000,
+        }),
+      ),
+    );
+    started.forEach((r, j) => {
+      if (r.status === 'fulfilled') out.set(batch[j]!.name, r.value);
+    });
+    const failed = started.find((r) => r.status === 'rejected');
+    if (failed) {
+      await Promise.all([...out.values()].map((a) => a.stop()));
+      throw (failed as PromiseRejectedResult).reason;
+    }
   }
   return out;
+}
+
+/**
+ * A temp dir, a private redis-server and flower-adapters for `adapterNodes`: what every MLFO
+ * end-to-end test (and bench/mlfo-harness.ts) starts before its MLFO(s). stop() stops the adapters,
+ * deletes every Redis key under the prefix, stops Redis and removes the dir (kept when
+ * MLFO_TEST_KEEP is set, unless keepDir says otherwise); it is safe to call more than once. Stop the
+ * MLFO(s) first. If starting fails, what was started is stopped before the error is thrown.
+ */
+export interface ClusterBase {
+  net: string;
+  dir: string;
+  prefix: string;
+  redis: StartedRedis;
+  adapters: Map<string, StartedAdapter>;
+  stop(): Promise<void>;
+}
+
+export interface ClusterBaseOptions {
+  /** temp dir name start, e.g. 'mlfo-standalone' */
+  tmpName: string;
+  net: string;
+  /** nodes to start flower-adapters for */
+  adapterNodes: NodeSpec[];
+  /** Redis key prefix for the MLFO(s); default mlfo-test-<pid>-<now> */
+  prefix?: string;
+  /** keep the temp dir at stop(); default: whether MLFO_TEST_KEEP is set */
+  keepDir?: boolean;
+  adapterBatchSize?: number;
+  adapterReadyTimeoutMs?: number;
+}
+
+export async function startClusterBase(opts: ClusterBaseOptions): Promise<ClusterBase> {
+  const dir = mkdtempSync(join(tmpdir(), `${opts.tmpName}-`));
+  const prefix = opts.prefix ?? `mlfo-test-${process.pid}-${Date.now()}`;
+  const keepDir = opts.keepDir ?? process.env['MLFO_TEST_KEEP'] !== undefined;
+  let redis: StartedRedis | undefined;
+  let adapters: Map<string, StartedAdapter> | undefined;
+  let stopping: Promise<void> | undefined;
+  const stop = () => {
+    stopping ??= (async () => {
+      await Promise.all([...(adapters?.values() ?? [])].map((a) => a.stop()));
+      if (redis) {
+        const r = new Redis(redis.url);
+        const keys = await r.keys(`${prefix}*`);
+        if (keys.length > 0) await r.del(...keys);
+        r.disconnect();
+        await redis.stop();
+      }
+      if (!keepDir) rmSync(dir, { recursive: true, force: true });
+    })();
+    return stopping;
+  };
+  try {
+    redis = await startRedis();
+    adapters = await startAdapters(opts.adapterNodes, dir, {
+      batchSize: opts.adapterBatchSize,
+      readyTimeoutMs: opts.adapterReadyTimeoutMs,
+    });
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+  return { net: opts.net, dir, prefix, redis, adapters, stop };
+}
+
+export interface StandaloneCluster extends ClusterBase {
+  inventory: string;
+  mlfo: MlfoProcess;
+}
+
+/**
+ * startClusterBase, an inventory of `inventoryNodes` (default: the adapter nodes) and a standalone
+ * MLFO on <net>.1:8000 (MoMo 9000) using that Redis, inventory, the digits catalog and the prefix,
+ * with `mlfoArgs` appended. stop() stops the MLFO, then what startClusterBase started; safe to call
+ * more than once.
+ */
+export async function startStandaloneCluster(
+  opts: ClusterBaseOptions & {
+    inventoryNodes?: NodeSpec[];
+    mlfoArgs?: string[];
+    mlfoEnv?: Record<string, string>;
+  },
+): Promise<StandaloneCluster> {
+  const base = await startClusterBase(opts);
+  let mlfo: MlfoProcess | undefined;
+  let stopping: Promise<void> | undefined;
+  const stop = () => {
+    stopping ??= (async () => {
+      await mlfo?.stop();
+      await base.stop();
+    })();
+    return stopping;
+  };
+  try {
+    const inventory = writeInventory(
+      join(base.dir, 'inventory.yaml'),
+      opts.net,
+      opts.inventoryNodes ?? opts.adapterNodes,
+    );
+    mlfo = await startMlfoProcess({
+      host: `${opts.net}.1`,
+      intentPort: 8000,
+      logFile: join(base.dir, 'mlfo.log'),
+      env: opts.mlfoEnv,
+      args: [
+        '--role',
+        'standalone',
+        '--momo-port',
+        '9000',
+        '--redis',
+        base.redis.url,
+        '--inventory',
+        inventory,
+        '--catalog',
+        join(ROOT, 'intents', 'catalog.digits.yaml'),
+        '--prefix',
+        base.prefix,
+        ...(opts.mlfoArgs ?? []),
+      ],
+    });
+    return { ...base, inventory, mlfo, stop };
+  } catch (err) {
+    await stop();
+    throw err;
+  }
 }
 
 export interface MlfoProcess {
