@@ -120,7 +120,7 @@ export class SessionStatusBook {
 }
 
 /** What every session has: its id, its status book, and the `ended` promise its run settles. */
-export abstract class BaseSession<P extends { session: string }> {
+export abstract class BaseSession<P extends ServerParams | ClientParams> {
   readonly id: string;
   protected readonly book = new SessionStatusBook();
   protected readonly abort = new AbortController();
@@ -134,6 +134,27 @@ export abstract class BaseSession<P extends { session: string }> {
     protected readonly ctx: NodeContext,
   ) {
     this.id = params.session;
+  }
+
+  /** The status fields every session kind shares; each kind adds its own. */
+  protected baseStatus(role: 'server' | 'client', bytes: { sent: number; received: number }): SessionStatus {
+    const b = this.book;
+    return {
+      session: this.id,
+      role,
+      runtime: 'typescript',
+      state: b.state,
+      createdAt: b.createdAt,
+      updatedAt: b.updatedAt,
+      endedAt: b.endedAt,
+      round: b.round,
+      loss: b.loss,
+      accuracy: b.accuracy,
+      bytes: { ...bytes },
+      errors: [...b.errors],
+      rounds: b.rounds.map((r) => ({ ...r })),
+      params: this.params,
+    };
   }
 
   protected markEnded(): void {

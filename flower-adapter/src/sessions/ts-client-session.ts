@@ -106,24 +106,10 @@ export class TsClientSession extends BaseSession<ClientParams> implements Sessio
   }
 
   status(): SessionStatus {
-    const b = this.book;
     return {
-      session: this.id,
-      role: 'client',
-      runtime: 'typescript',
-      state: b.state,
-      createdAt: b.createdAt,
-      updatedAt: b.updatedAt,
-      endedAt: b.endedAt,
-      round: b.round,
-      loss: b.loss,
-      accuracy: b.accuracy,
-      bytes: { ...this.bytes },
-      errors: [...b.errors],
+      ...this.baseStatus('client', this.bytes),
       server: this.params.server,
       examples: this.examples,
-      rounds: b.rounds.map((r) => ({ ...r })),
-      params: this.params,
     };
   }
 

@@ -169,25 +169,11 @@ export class TsServerSession extends BaseSession<ServerParams> implements Sessio
   }
 
   status(): SessionStatus {
-    const b = this.book;
     return {
-      session: this.id,
-      role: 'server',
-      runtime: 'typescript',
-      state: b.state,
-      createdAt: b.createdAt,
-      updatedAt: b.updatedAt,
-      endedAt: b.endedAt,
-      round: b.round,
+      ...this.baseStatus('server', this.grpc?.bytes ?? { sent: 0, received: 0 }),
       numRounds: this.params.numround,
-      loss: b.loss,
-      accuracy: b.accuracy,
-      bytes: { ...(this.grpc?.bytes ?? { sent: 0, received: 0 }) },
-      errors: [...b.errors],
       address: this.address,
-      clientsConnected: this.grpc && !b.ended ? this.grpc.clientManager.numAvailable() : 0,
-      rounds: b.rounds.map((r) => ({ ...r })),
-      params: this.params,
+      clientsConnected: this.grpc && !this.book.ended ? this.grpc.clientManager.numAvailable() : 0,
     };
   }
 
