@@ -1,0 +1,174 @@
+// The running emulated network, whatever backend runs it: `netns` (namespaces, bridges, veth,
+// tc, cgroups; Linux as root) or `local` (processes on distinct 127.x addresses; no shaping, no
+// limits). Everything above the backends (node programs, the CLI, the demo) uses only this
+// interface. A backend that cannot do an operation throws UnsupportedOperationError naming it.
+
+import type { LinkShape, TopologySpec } from './spec/topology-spec.ts';
+
+export type BackendName = 'netns' | 'local';
+export const BACKENDS: readonly BackendName[] = ['netns', 'local'];
+
+export interface Limits {
+  /** CPU cores (0.5 = half a core); null removes the limit */
+  cpus?: number | null;
+  /** memory in MiB; null removes the limit */
+  memoryMb?: number | null;
+}
+
+export interface RunResult {
+  stdout: string;
+  stderr: string;
+}
+
+export interface ExecOptions {
+  /** stdout and stderr are appended here; default <runDir>/logs/<host>.log */
+  logFile?: string;
+  env?: Record<string, string>;
+  /** place the process in the host's cgroup (default true; netns only) */
+  cgroup?: boolean;
+  /**
+   * the process gets its own session (setsid) and outlives the process that started it
+   * (`mlfo-topo up` returns while node programs go on); stop()/clean still end it
+   */
+  detached?: boolean;
+}
+
+export interface HostProcess {
+  host: string;
+  pid: number;
+  argv: string[];
+  logFile: string;
+  /** resolves when the process ends (never, for a process of an attached network that ends later) */
+  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+  kill(signal?: NodeJS.Signals): void;
+}
+
+/** Shape change for setLink: fields given replace the current ones (null removes); ab/ba are per direction. */
+export interface ShapeChange {
+  bandwidthMbps?: number | null;
+  delayMs?: number | null;
+  jitterMs?: number | null;
+  lossPercent?: number | null;
+}
+export interface LinkChange extends ShapeChange {
+  ab?: ShapeChange;
+  ba?: ShapeChange;
+}
+
+export interface PingReport {
+  hosts: string[];
+  sent: number;
+  received: number;
+  lossPercent: number;
+  /** pairs that lost packets in the first pass and were pinged again */
+  retried: number;
+  /** pairs that lost packets */
+  lossy: { from: string; to: string; sent: number; received: number }[];
+  /** from → to → packets received */
+  matrix: Record<string, Record<string, number>>;
+}
+
+export interface IperfResult {
+  from: string;
+  to: string;
+  seconds: number;
+  /** receiver-side goodput */
+  mbps: number;
+  sentMbps: number;
+  retransmits?: number;
+}
+
+/** A port of a host made reachable on this machine (the seed published mo.1:8000 as :8001). */
+export interface PublishedPort {
+  host: string;
+  port: number;
+  /** 127.0.0.1:<hostPort> on this machine */
+  hostPort: number;
+}
+
+export interface NetworkStatus {
+  runId: string;
+  backend: BackendName;
+  phase: 'starting' | 'up' | 'stopping' | 'stopped' | 'failed';
+  netem: boolean;
+  /** 'v1' | 'v2' | 'none' */
+  cgroups: string;
+  hosts: {
+    name: string;
+    /** netns: the namespace; local: '' */
+    namespace: string;
+    /** with prefix, as used by this run (local: the 127.x address) */
+    ip: string;
+    role: string;
+    interfaces: string[];
+    limits: { cpus?: number; memoryMb?: number };
+    processes: { pid: number; alive: boolean; argv: string[] }[];
+  }[];
+  switches: { name: string; bridge: string }[];
+  links: {
+    a: string;
+    b: string;
+    aInterface: string;
+    bInterface: string;
+    ab: LinkShape;
+    ba: LinkShape;
+    /** false when delay/jitter/loss were asked for but not applied (no netem, or local backend) */
+    delayApplied: boolean;
+    /** false on the local backend */
+    shaped: boolean;
+  }[];
+  linksWithoutDelay: string[];
+  published: PublishedPort[];
+  warnings: string[];
+}
+
+export interface TeardownReport {
+  runId: string;
+  /** how many of each kind of resource were removed (processes, namespaces, …) */
+  removed: Record<string, number>;
+  /** every step that failed, with what was being removed and why */
+  failures: string[];
+  warnings: string[];
+}
+
+/** stop()/clean could not remove everything; the report lists every failure. */
+export class TeardownError extends Error {
+  constructor(readonly report: TeardownReport) {
+    super(
+      `teardown of run ${report.runId} left ${report.failures.length} problem(s):\n  ${report.failures.join('\n  ')}`,
+    );
+    this.name = 'TeardownError';
+  }
+}
+
+export interface EmulatedNetwork {
+  readonly backend: BackendName;
+  readonly runId: string;
+  readonly runDir: string;
+  /** the spec as run: on the local backend, host addresses are the 127.x ones actually used */
+  readonly spec: TopologySpec;
+  /** whether delay/jitter/loss are applied */
+  readonly netem: boolean;
+  /** the address (no prefix) at which the host is reached from this machine and from other hosts */
+  ip(host: string): string;
+  /** starts a long-running process in the host, output appended to a log file */
+  exec(host: string, argv: readonly string[], opts?: ExecOptions): HostProcess;
+  /** runs a command in the host and waits for it; throws with its stderr on failure */
+  run(host: string, argv: readonly string[], opts?: { timeoutMs?: number }): Promise<RunResult>;
+  /** changes CPU/memory limits of a host while it runs (as `docker update --cpus`); recorded in the run state */
+  limit(host: string, limits: Limits): void;
+  /** changes the shaping of the link(s) between a and b while it runs; recorded in the run state */
+  setLink(a: string, b: string, change: LinkChange): Promise<void>;
+  pingAll(opts?: { count?: number; timeoutMs?: number }): Promise<PingReport>;
+  iperf(a: string, b: string, opts?: { seconds?: number; port?: number }): Promise<IperfResult>;
+  status(): NetworkStatus;
+  /** undoes everything of the run, in reverse order, past individual failures; safe to call twice; throws TeardownError listing every failure */
+  stop(): Promise<TeardownReport>;
+}
+
+export class UnsupportedOperationError extends Error {
+  override name = 'UnsupportedOperationError';
+  constructor(backend: BackendName, operation: string, why: string) {
+    super(`${operation} is not available on the ${backend} backend: ${why}`);
+  }
+}
