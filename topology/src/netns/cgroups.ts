@@ -5,6 +5,7 @@
 
 import { existsSync, mkdirSync, readFileSync, realpathSync, rmdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import type { Limits } from '../network.ts';
 
 const ROOT = '/sys/fs/cgroup';
 const CFS_PERIOD_US = 100_000;
@@ -81,13 +82,6 @@ export function createRunCgroup(l: CgroupLayout, runId: string): void {
 
 export function createHostCgroup(l: CgroupLayout, runId: string, host: string): void {
   for (const dir of hostCgroupDirs(l, runId, host)) mkdirSync(dir, { recursive: true });
-}
-
-export interface Limits {
-  /** CPU cores (0.5 = half a core); null removes the limit */
-  cpus?: number | null;
-  /** memory in MiB; null removes the limit */
-  memoryMb?: number | null;
 }
 
 export function applyLimits(l: CgroupLayout, runId: string, host: string, limits: Limits): void {

@@ -1,11 +1,13 @@
 // Crash recovery: removes what a netns run left behind, from its state.json and from its tag
 // (namespaces `mlfo-<runId>.*`, root interfaces named with the run's tag whose alias names the
-// run, cgroups `mlfo-<runId>`, processes inside those). Nothing without the run's id is touched.
+// run — the root access leg among them —, cgroups `mlfo-<runId>`, processes inside those, the
+// run's port forwarder). Nothing without the run's id is touched.
 
 import { existsSync, statSync } from 'node:fs';
+import { TeardownError, type TeardownReport } from '../network.ts';
 import { RUN_ID_PATTERN } from './plan.ts';
 import { readState, statePath, writeState } from './state.ts';
-import { type TeardownReport, TeardownError, teardown } from './teardown.ts';
+import { teardown } from './teardown.ts';
 
 /**
  * `target` is a run directory holding state.json, or a bare run id. Resolves with the report;

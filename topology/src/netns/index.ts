@@ -1,15 +1,24 @@
-// The netns emulation backend: startNetwork (spec → running network), cleanRun (crash recovery).
+// The netns emulation backend: startNetwork (spec → running network), attachNetwork (a run
+// started by another process), cleanRun (crash recovery). The shared types come from ../network.ts.
+export type {
+  ExecOptions,
+  HostProcess,
+  IperfResult,
+  Limits,
+  LinkChange,
+  NetworkStatus,
+  PingReport,
+  PublishedPort,
+  ShapeChange,
+  TeardownReport,
+} from '../network.ts';
+export { TeardownError } from '../network.ts';
 export { cleanRun } from './clean.ts';
-export type { Limits } from './cgroups.ts';
 export {
-  type ExecOptions,
-  type HostProcess,
-  type IperfResult,
+  attachNetwork,
   InterruptedError,
-  type LinkChange,
   NetemMissingError,
-  type NetworkStatus,
-  type PingReport,
+  type NetnsNetworkStatus,
   type StartedNetwork,
   type StartOptions,
   startNetwork,
@@ -17,4 +26,3 @@ export {
 export { probeNetem } from './shaping.ts';
 export { CommandError } from './sh.ts';
 export type { RunState } from './state.ts';
-export { type TeardownReport, TeardownError } from './teardown.ts';

@@ -1,7 +1,11 @@
 // The netns backend (Mininet's way): a host is a network namespace, a switch a Linux bridge in
 // the root namespace, a link a veth pair whose ends sit in the hosts' namespaces or on the
 // bridges, shaped with tc on each end's egress. `startNetwork` turns a spec into a running
-// network and returns it started; `stop()` undoes everything it made and nothing else.
+// network and returns it started; `stop()` undoes everything it made and nothing else. A veth
+// from the root namespace to one switch (root-access.ts) lets this machine reach the hosts at
+// their addresses, and a port forwarder (../forwarder.ts) publishes hosts' ports on 127.0.0.1.
+// `attachNetwork` rebuilds a running network in another process from `<runDir>/topology.yaml`
+// and state.json, where setLink/limit record their changes.
 //
 // Resources are recorded in `<runDir>/state.json` before they are created, all carry the run id
 // (see plan.ts), and a failure or SIGINT/SIGTERM during start removes what was made before the
@@ -10,11 +14,25 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { closeSync, existsSync, mkdirSync, openSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { type ForwardPair, startForwarder } from '../forwarder.ts';
+import type {
+  EmulatedNetwork,
+  ExecOptions,
+  HostProcess,
+  IperfResult,
+  Limits,
+  LinkChange,
+  NetworkStatus,
+  PingReport,
+  RunResult,
+  ShapeChange,
+} from '../network.ts';
+import { TeardownError, type TeardownReport } from '../network.ts';
+import { readTopologyFile, toYaml } from '../spec/spec-yaml.ts';
 import type { LinkShape, TopologySpec } from '../spec/topology-spec.ts';
 import { assertValid } from '../spec/validate.ts';
 import {
   type CgroupLayout,
-  type Limits,
   applyLimits,
   createHostCgroup,
   createRunCgroup,
@@ -33,10 +51,11 @@ import {
   needsNetem,
   planNetwork,
 } from './plan.ts';
-import { type RunResult, batch, mapLimit, run, spawnUntil } from './sh.ts';
+import { checkRoutes, planRootAccess, rootLegLines, rootRoutes } from './root-access.ts';
+import { batch, mapLimit, run, spawnUntil } from './sh.ts';
 import { isShaped, netemArgs, probeNetem, shapeLines } from './shaping.ts';
-import { type RunState, readState, writeState } from './state.ts';
-import { type TeardownReport, TeardownError, listNamespaces, procInfo, teardown } from './teardown.ts';
+import { ROOT_HOST, type RunState, readState, updateState, writeState } from './state.ts';
+import { listNamespaces, procInfo, teardown } from './teardown.ts';
 
 export interface StartOptions {
   /** tags every resource of the run; [A-Za-z0-9_-], ≤ 48 characters */
@@ -47,6 +66,10 @@ export interface StartOptions {
   linksWithoutDelay?: boolean;
   /** overrides the sch_netem probe (tests) */
   netemAvailable?: boolean;
+  /** a veth from the root namespace into the topology, so this machine reaches the hosts (default true) */
+  rootAccess?: boolean;
+  /** forward hosts' `publish` ports to 127.0.0.1:<hostPort> (default true; needs the root access leg) */
+  publish?: boolean;
   /** progress of long steps ("namespaces 60", …) */
   onProgress?: (step: string) => void;
   /** warnings and notices; console.warn by default */
@@ -75,107 +98,14 @@ export class InterruptedError extends Error {
   }
 }
 
-export interface ExecOptions {
-  /** stdout and stderr are appended here; default <runDir>/logs/<host>.log */
-  logFile?: string;
-  env?: Record<string, string>;
-  /** place the process in the host's cgroup (default true) */
-  cgroup?: boolean;
-}
+/** The netns backend's network; kept as an alias so existing imports go on working. */
+export type StartedNetwork = EmulatedNetwork;
 
-export interface HostProcess {
-  host: string;
-  pid: number;
-  argv: string[];
-  logFile: string;
-  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
-  kill(signal?: NodeJS.Signals): void;
-}
-
-/** Shape change for setLink: fields given replace the current ones (null removes); ab/ba are per direction. */
-export interface ShapeChange {
-  bandwidthMbps?: number | null;
-  delayMs?: number | null;
-  jitterMs?: number | null;
-  lossPercent?: number | null;
-}
-export interface LinkChange extends ShapeChange {
-  ab?: ShapeChange;
-  ba?: ShapeChange;
-}
-
-export interface PingReport {
-  hosts: string[];
-  sent: number;
-  received: number;
-  lossPercent: number;
-  /** pairs that lost packets in the first pass and were pinged again */
-  retried: number;
-  /** pairs that lost packets */
-  lossy: { from: string; to: string; sent: number; received: number }[];
-  /** from → to → packets received */
-  matrix: Record<string, Record<string, number>>;
-}
-
-export interface IperfResult {
-  from: string;
-  to: string;
-  seconds: number;
-  /** receiver-side goodput */
-  mbps: number;
-  sentMbps: number;
-  retransmits?: number;
-}
-
-export interface NetworkStatus {
-  runId: string;
-  phase: RunState['phase'];
-  netem: boolean;
-  cgroups: string;
-  hosts: {
-    name: string;
-    namespace: string;
-    ip: string;
-    interfaces: string[];
-    limits: { cpus?: number; memoryMb?: number };
-    processes: { pid: number; alive: boolean; argv: string[] }[];
-  }[];
-  switches: { name: string; bridge: string }[];
-  links: {
-    a: string;
-    b: string;
-    aInterface: string;
-    bInterface: string;
-    ab: LinkShape;
-    ba: LinkShape;
-    delayApplied: boolean;
-  }[];
-  linksWithoutDelay: string[];
+/** status() of the netns backend: the shared fields plus what only this backend has. */
+export interface NetnsNetworkStatus extends NetworkStatus {
   sysctls: RunState['sysctls'];
-  warnings: string[];
-}
-
-export interface StartedNetwork {
-  readonly runId: string;
-  readonly runDir: string;
-  readonly spec: TopologySpec;
-  /** whether delay/jitter/loss are applied (sch_netem present) */
-  readonly netem: boolean;
-  namespace(host: string): string;
-  ip(host: string): string;
-  /** starts a long-running process in the host (its namespace and cgroup), output to a log file */
-  exec(host: string, argv: readonly string[], opts?: ExecOptions): HostProcess;
-  /** runs a command in the host's namespace and waits for it; throws with its stderr on failure */
-  run(host: string, argv: readonly string[], opts?: { timeoutMs?: number }): Promise<RunResult>;
-  /** changes CPU/memory limits of a host while it runs (as `docker update --cpus`) */
-  limit(host: string, limits: Limits): void;
-  /** changes the shaping of the link(s) between a and b while it runs */
-  setLink(a: string, b: string, change: LinkChange): Promise<void>;
-  pingAll(opts?: { count?: number; timeoutMs?: number }): Promise<PingReport>;
-  iperf(a: string, b: string, opts?: { seconds?: number; port?: number }): Promise<IperfResult>;
-  status(): NetworkStatus;
-  /** undoes everything; safe to call twice; throws TeardownError listing every failure */
-  stop(): Promise<TeardownReport>;
+  /** the veth from the root namespace into the topology; null when the run has none */
+  rootAccess: { interface: string; address: string; switch: string } | null;
 }
 
 const BRIDGE_NF = [
@@ -185,7 +115,7 @@ const BRIDGE_NF = [
 const EXEC_WRAPPER =
   'n=$1; shift; while [ "$n" -gt 0 ]; do echo $$ > "$1" || exit 126; shift; n=$((n-1)); done; exec "$@"';
 
-export async function startNetwork(spec: TopologySpec, opts: StartOptions): Promise<StartedNetwork> {
+export async function startNetwork(spec: TopologySpec, opts: StartOptions): Promise<EmulatedNetwork> {
   const log = opts.log ?? ((m: string) => console.warn(m));
   const progress = opts.onProgress ?? (() => undefined);
   assertValid(spec);
@@ -218,24 +148,37 @@ export async function startNetwork(spec: TopologySpec, opts: StartOptions): Prom
         `stop it or clean it (cleanRun / mlfo-topo clean --run ${opts.runId}) first`,
     );
   }
+  const access = planRootAccess(spec, plan, opts.rootAccess !== false);
+  if (access.leg && access.subnet) checkRoutes(access.subnet, spec.hosts[0]?.name ?? '?', await rootRoutes());
+  const { pairs, warnings: publishWarnings } = publishPlan(spec, access.leg !== null, opts.publish !== false);
 
+  mkdirSync(opts.runDir, { recursive: true });
+  writeFileSync(join(opts.runDir, 'topology.yaml'), toYaml(spec));
   const state: RunState = {
     version: 1,
+    backend: 'netns',
     runId: opts.runId,
     tag: plan.tag,
     topology: spec.name,
     phase: 'starting',
     ownerPid: process.pid,
     startedAt: new Date().toISOString(),
+    netem,
     namespaces: [],
     bridges: {},
     veths: [],
+    rootAccess: access.leg,
     cgroups: [],
     processes: [],
     sysctls: [],
     linksWithoutDelay: [],
+    published: [],
     warnings: [],
   };
+  for (const w of [...access.warnings, ...publishWarnings]) {
+    state.warnings.push(w);
+    log(`warning: ${w}`);
+  }
   if (withDelay.length > 0 && !netem) {
     state.linksWithoutDelay = withDelay.map((l) => ({ a: l.a.node, b: l.b.node, ab: l.ab, ba: l.ba }));
     const msg =
@@ -306,8 +249,9 @@ export async function startNetwork(spec: TopologySpec, opts: StartOptions): Prom
     state.veths = plan.links.flatMap((l) =>
       [l.a, l.b].filter((e) => e.kind === 'switch').map((e) => e.ifname),
     );
+    if (access.leg) state.veths.push(access.leg.ifname);
     writeState(opts.runDir, state);
-    await batch(['ip'], rootLines(plan));
+    await batch(['ip'], [...rootLines(plan), ...(access.leg ? rootLegLines(access.leg, opts.runId) : [])]);
 
     step(`addresses ${plan.hosts.length}`);
     await mapLimit(plan.hosts, 8, (h) => batch(['ip', '-n', h.ns], hostLines(h)));
@@ -343,10 +287,14 @@ export async function startNetwork(spec: TopologySpec, opts: StartOptions): Prom
         }
       }
     }
+    if (pairs.length > 0) {
+      step(`publish ${pairs.length}`);
+      await publishPorts(pairs, state, opts.runDir, log);
+    }
     step('up');
     state.phase = 'up';
     writeState(opts.runDir, state);
-    return new NetnsNetwork(spec, plan, state, opts, layout, netem);
+    return new NetnsNetwork(spec, plan, state, opts.runDir, layout, netem);
   } catch (err) {
     const report = await teardown({ runId: opts.runId, state, byTag: true });
     state.phase = 'failed';
@@ -359,6 +307,79 @@ export async function startNetwork(spec: TopologySpec, opts: StartOptions): Prom
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
   }
+}
+
+/** The forwarder's pairs, or why there are none although the spec publishes ports. */
+function publishPlan(
+  spec: TopologySpec,
+  hasLeg: boolean,
+  enabled: boolean,
+): { pairs: (ForwardPair & { host: string })[]; warnings: string[] } {
+  const pairs: (ForwardPair & { host: string })[] = [];
+  for (const h of spec.hosts) {
+    for (const [port, hostPort] of Object.entries(h.publish ?? {})) {
+      pairs.push({
+        host: h.name,
+        listenHost: '127.0.0.1',
+        listenPort: hostPort,
+        targetHost: h.ip.split('/')[0] ?? '',
+        targetPort: Number(port),
+      });
+    }
+  }
+  if (pairs.length === 0) return { pairs, warnings: [] };
+  const list = pairs.map((p) => `${p.host}:${p.targetPort} as 127.0.0.1:${p.listenPort}`).join(', ');
+  if (!enabled) return { pairs: [], warnings: [`ports not published (publish: false): ${list}`] };
+  if (!hasLeg) {
+    return {
+      pairs: [],
+      warnings: [
+        `ports not published: forwarding needs the root access leg, which this run has not (${list})`,
+      ],
+    };
+  }
+  return { pairs, warnings: [] };
+}
+
+/** Starts the run's forwarder (recorded in the state before it reports); a port it cannot take is a warning. */
+async function publishPorts(
+  pairs: (ForwardPair & { host: string })[],
+  state: RunState,
+  runDir: string,
+  log: (message: string) => void,
+): Promise<void> {
+  const logFile = join(runDir, 'logs', 'forwarder.log');
+  mkdirSync(join(runDir, 'logs'), { recursive: true });
+  const { report } = await startForwarder(pairs, {
+    logFile,
+    runId: state.runId,
+    onSpawn: (pid, argv) => {
+      state.processes.push({
+        host: ROOT_HOST,
+        pid,
+        startTime: procInfo(pid)?.startTime ?? '',
+        argv,
+        logFile,
+        detached: true,
+      });
+      writeState(runDir, state);
+    },
+  });
+  const hostOf = (p: ForwardPair) =>
+    pairs.find(
+      (q) => q.listenPort === p.listenPort && q.targetHost === p.targetHost && q.targetPort === p.targetPort,
+    )?.host ?? '?';
+  state.published = report.listening.map((p) => ({
+    host: hostOf(p),
+    port: p.targetPort,
+    hostPort: p.listenPort,
+  }));
+  for (const f of report.failed) {
+    const w = `${hostOf(f.pair)}:${f.pair.targetPort} not published: 127.0.0.1:${f.pair.listenPort} is not free (${f.reason})`;
+    state.warnings.push(w);
+    log(`warning: ${w}`);
+  }
+  writeState(runDir, state);
 }
 
 function describeDelay(l: PlannedLink): string {
@@ -407,24 +428,114 @@ function applyChange(shape: LinkShape, ...changes: (ShapeChange | undefined)[]):
   return out;
 }
 
-class NetnsNetwork implements StartedNetwork {
+/**
+ * Rebuilds the running network of a run started by another process (e.g. `mlfo-topo up`) from
+ * `<runDir>/topology.yaml` and state.json, with the link shapes and limits recorded there.
+ */
+export async function attachNetwork(runDir: string): Promise<EmulatedNetwork> {
+  const state = readState(runDir);
+  if (!state)
+    throw new Error(`cannot attach: ${join(runDir, 'state.json')} not found (not a netns run directory)`);
+  if (state.phase !== 'up') {
+    throw new Error(
+      `cannot attach to run ${state.runId} in ${runDir}: its phase is '${state.phase}', only a run that is 'up' ` +
+        `can be attached. Remove what is left with \`mlfo-topo clean --run ${state.runId}\` and start it again.`,
+    );
+  }
+  const specFile = join(runDir, 'topology.yaml');
+  if (!existsSync(specFile)) {
+    throw new Error(
+      `cannot attach to run ${state.runId}: ${specFile} not found (written by startNetwork before anything is ` +
+        `created; a run started by an older version has none). Stop it with \`mlfo-topo clean --run ${state.runId}\`.`,
+    );
+  }
+  const { spec } = readTopologyFile(specFile);
+  const plan = planNetwork(spec, state.runId);
+  const present = new Set(listNamespaces());
+  const missing = plan.hosts.filter((h) => !present.has(h.ns)).map((h) => h.ns);
+  if (missing.length > 0) {
+    throw new Error(
+      `cannot attach to run ${state.runId}: state.json says 'up' but ${missing.length} namespace(s) are gone ` +
+        `(${missing.slice(0, 5).join(', ')}${missing.length > 5 ? ', …' : ''}); remove the rest with ` +
+        `\`mlfo-topo clean --run ${state.runId}\``,
+    );
+  }
+  return new NetnsNetwork(spec, plan, state, runDir, detectCgroups(), state.netem ?? false);
+}
+
+/**
+ * The `exited` promise of a process. A detached child is unref'd so that this Node process may
+ * end before it; whoever waits for its exit (then/await/catch) refs it again, so the wait holds.
+ */
+class RefOnWait<T> extends Promise<T> {
+  static override get [Symbol.species](): PromiseConstructor {
+    return Promise;
+  }
+  onWait: (() => void) | undefined;
+  // biome-ignore lint/suspicious/noThenProperty: a Promise subclass; waiting on it must go through then
+  override then<R1 = T, R2 = never>(
+    onfulfilled?: ((value: T) => R1 | PromiseLike<R1>) | null,
+    onrejected?: ((reason: unknown) => R2 | PromiseLike<R2>) | null,
+  ): Promise<R1 | R2> {
+    const wait = this.onWait;
+    this.onWait = undefined;
+    wait?.();
+    return super.then(onfulfilled, onrejected);
+  }
+}
+
+class NetnsNetwork implements EmulatedNetwork {
+  readonly backend = 'netns' as const;
   readonly runId: string;
-  readonly runDir: string;
   private stopping: Promise<TeardownReport> | undefined;
   private readonly hosts: Map<string, PlannedHost>;
+  private readonly roles: Map<string, string>;
   private readonly children = new Set<ChildProcess>();
 
   constructor(
     readonly spec: TopologySpec,
     private readonly plan: NetworkPlan,
-    private readonly state: RunState,
-    opts: StartOptions,
+    private state: RunState,
+    readonly runDir: string,
     private readonly layout: CgroupLayout | null,
     readonly netem: boolean,
   ) {
-    this.runId = opts.runId;
-    this.runDir = opts.runDir;
+    this.runId = state.runId;
     this.hosts = new Map(plan.hosts.map((h) => [h.name, h]));
+    this.roles = new Map(spec.hosts.map((h) => [h.name, h.role]));
+    this.applyRecorded();
+  }
+
+  /** Takes over link shapes and limits recorded in the state (by this or another process). */
+  private applyRecorded(): void {
+    for (const [index, shape] of Object.entries(this.state.linkShapes ?? {})) {
+      const link = this.plan.links.find((l) => l.index === Number(index));
+      if (!link) continue;
+      link.ab = { ...shape.ab };
+      link.ba = { ...shape.ba };
+    }
+    for (const [name, limits] of Object.entries(this.state.limits ?? {})) {
+      const h = this.hosts.get(name);
+      if (!h) continue;
+      delete h.cpus;
+      delete h.memoryMb;
+      if (limits.cpus !== undefined) h.cpus = limits.cpus;
+      if (limits.memoryMb !== undefined) h.memoryMb = limits.memoryMb;
+    }
+  }
+
+  /** Re-reads state.json, so changes made by another attached process are seen. */
+  private refresh(): void {
+    const fresh = readState(this.runDir);
+    if (!fresh) return;
+    this.state = fresh;
+    this.applyRecorded();
+  }
+
+  /** Read-modify-write of state.json (never overwrites another process's changes with an old copy). */
+  private update(change: (state: RunState) => void): void {
+    this.state = updateState(this.runDir, this.state, change);
+    this.applyRecorded();
   }
 
   private host(name: string): PlannedHost {
@@ -451,35 +562,42 @@ class NetnsNetwork implements StartedNetwork {
     const logFile = opts.logFile ?? join(this.runDir, 'logs', `${host}.log`);
     mkdirSync(join(logFile, '..'), { recursive: true });
     const files = opts.cgroup !== false && this.layout ? procsFiles(this.layout, this.runId, host) : [];
+    const detached = opts.detached === true;
     const fd = openSync(logFile, 'a');
     let child: ChildProcess;
     try {
+      // detached: a session of its own, so it outlives this process and no terminal signal reaches it
       child = spawn(
         'sh',
         ['-c', EXEC_WRAPPER, 'sh', String(files.length), ...files, 'ip', 'netns', 'exec', h.ns, ...argv],
-        { stdio: ['ignore', fd, fd], env: { ...process.env, ...h.env, ...opts.env } },
+        { stdio: ['ignore', fd, fd], env: { ...process.env, ...h.env, ...opts.env }, detached },
       );
     } finally {
       closeSync(fd);
     }
     const pid = child.pid;
     if (pid === undefined) throw new Error(`exec on ${host}: could not start ${argv.join(' ')}`);
+    if (detached) child.unref();
     this.children.add(child);
-    const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => {
+    const exited = new RefOnWait<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => {
       child.on('exit', (code, signal) => {
         this.children.delete(child);
         resolve({ code, signal });
       });
       child.on('error', () => resolve({ code: null, signal: null }));
     });
-    this.state.processes.push({
+    if (detached) exited.onWait = () => child.ref();
+    const record = {
       host,
       pid,
       startTime: procInfo(pid)?.startTime ?? '',
       argv: [...argv],
       logFile,
+      ...(detached ? { detached } : {}),
+    };
+    this.update((s) => {
+      s.processes.push(record);
     });
-    writeState(this.runDir, this.state);
     return {
       host,
       pid,
@@ -487,7 +605,17 @@ class NetnsNetwork implements StartedNetwork {
       logFile,
       exited,
       kill: (signal: NodeJS.Signals = 'SIGTERM') => {
-        if (child.exitCode === null && child.signalCode === null) child.kill(signal);
+        if (child.exitCode !== null || child.signalCode !== null) return;
+        // a detached process leads its process group: end what it spawned with it
+        if (!detached) {
+          child.kill(signal);
+          return;
+        }
+        try {
+          process.kill(-pid, signal);
+        } catch {
+          // the group is already gone
+        }
       },
     };
   }
@@ -498,21 +626,23 @@ class NetnsNetwork implements StartedNetwork {
   }
 
   limit(host: string, limits: Limits): void {
+    this.refresh();
     const h = this.host(host);
     if (!this.layout) throw new Error(`limit ${host}: no cgroup controllers on this machine`);
     applyLimits(this.layout, this.runId, host, limits);
-    if (limits.cpus !== undefined) {
-      if (limits.cpus === null) delete h.cpus;
-      else h.cpus = limits.cpus;
-    }
-    if (limits.memoryMb !== undefined) {
-      if (limits.memoryMb === null) delete h.memoryMb;
-      else h.memoryMb = limits.memoryMb;
-    }
+    const current: { cpus?: number; memoryMb?: number } = {};
+    const cpus = limits.cpus === undefined ? h.cpus : limits.cpus;
+    const memoryMb = limits.memoryMb === undefined ? h.memoryMb : limits.memoryMb;
+    if (cpus !== undefined && cpus !== null) current.cpus = cpus;
+    if (memoryMb !== undefined && memoryMb !== null) current.memoryMb = memoryMb;
+    this.update((s) => {
+      s.limits = { ...s.limits, [host]: current };
+    });
   }
 
   async setLink(a: string, b: string, change: LinkChange): Promise<void> {
     if (this.stopping) throw new Error(`network ${this.runId} is stopped`);
+    this.refresh();
     const matches = this.plan.links.filter(
       (l) => (l.a.node === a && l.b.node === b) || (l.a.node === b && l.b.node === a),
     );
@@ -537,6 +667,9 @@ class NetnsNetwork implements StartedNetwork {
       }
       link.ab = ab;
       link.ba = ba;
+      this.update((s) => {
+        s.linkShapes = { ...s.linkShapes, [String(link.index)]: { ab, ba } };
+      });
     }
   }
 
@@ -671,10 +804,13 @@ class NetnsNetwork implements StartedNetwork {
     }
   }
 
-  status(): NetworkStatus {
+  status(): NetnsNetworkStatus {
+    this.refresh();
     const lacking = new Set(this.state.linksWithoutDelay.map((l) => linkLabel(l.a, l.b)));
+    const leg = this.state.rootAccess;
     return {
       runId: this.runId,
+      backend: 'netns',
       phase: this.state.phase,
       netem: this.netem,
       cgroups: this.layout ? `v${this.layout.version}` : 'none',
@@ -686,6 +822,7 @@ class NetnsNetwork implements StartedNetwork {
           name: h.name,
           namespace: h.ns,
           ip: h.ip,
+          role: this.roles.get(h.name) ?? 'plain',
           interfaces: h.interfaces,
           limits,
           processes: this.state.processes
@@ -706,23 +843,28 @@ class NetnsNetwork implements StartedNetwork {
         b: l.b.node,
         aInterface: l.a.ifname,
         bInterface: l.b.ifname,
-        ab: l.ab,
-        ba: l.ba,
+        ab: { ...l.ab },
+        ba: { ...l.ba },
         delayApplied: !lacking.has(linkLabel(l.a.node, l.b.node)),
+        shaped: true,
       })),
       linksWithoutDelay: [...lacking],
+      published: [...(this.state.published ?? [])],
       sysctls: this.state.sysctls,
+      rootAccess: leg ? { interface: leg.ifname, address: leg.address, switch: leg.switch } : null,
       warnings: this.state.warnings,
     };
   }
 
   stop(): Promise<TeardownReport> {
     this.stopping ??= (async () => {
-      this.state.phase = 'stopping';
-      writeState(this.runDir, this.state);
+      this.update((s) => {
+        s.phase = 'stopping';
+      });
       const report = await teardown({ runId: this.runId, state: this.state, byTag: true });
-      this.state.phase = 'stopped';
-      writeState(this.runDir, this.state);
+      this.update((s) => {
+        s.phase = 'stopped';
+      });
       if (report.failures.length > 0) throw new TeardownError(report);
       return report;
     })();

@@ -6,8 +6,8 @@
 // has no '.', so the prefix `mlfo-<runId>.` belongs to exactly one run); its interfaces are
 // `<host>-eth<N>` inside it (N = the host's link index in spec order). Names in the root
 // namespace must fit Linux's 15 characters, so they use a 7-hex tag derived from the run id:
-// bridge `m<tag>b<i>`, switch-side veth ends `m<tag>v<i>a|b`; each also gets the interface alias
-// `mlfo:<runId>:…` so a leftover can be traced to its run.
+// bridge `m<tag>b<i>`, switch-side veth ends `m<tag>v<i>a|b`, root access leg `m<tag>ra|rb`;
+// each also gets the interface alias `mlfo:<runId>:…` so a leftover can be traced to its run.
 
 import { createHash } from 'node:crypto';
 import type { LinkShape, TopologySpec } from '../spec/topology-spec.ts';
@@ -27,9 +27,9 @@ export function namespacePrefix(runId: string): string {
 export function aliasPrefix(runId: string): string {
   return `mlfo:${runId}:`;
 }
-/** Matches the root-namespace interface names (bridges, veth ends) of the run with this tag. */
+/** Matches the root-namespace interface names (bridges, veth ends, root access leg) of the run with this tag. */
 export function rootNamePattern(tag: string): RegExp {
-  return new RegExp(`^m${tag}(b\\d+|v\\d+[ab])$`);
+  return new RegExp(`^m${tag}(b\\d+|v\\d+[ab]|r[ab])$`);
 }
 
 export type LinkEnd =

@@ -1,41 +1,20 @@
-// Teardown of a netns run, shared by `StartedNetwork.stop()` and `cleanRun`: processes first
-// (SIGTERM, then SIGKILL), then root-side veths, bridges, namespaces, cgroups, and finally the
+// Teardown of a netns run, shared by `stop()` and `cleanRun`: processes first (SIGTERM, then
+// SIGKILL; a detached process with its whole session, the port forwarder of the run), then
+// root-side veths (the root access leg among them), bridges, namespaces, cgroups, and finally the
 // sysctls the run changed. It works from the run state and, for crash recovery, also from the
 // run's tag (names that carry its run id) — never from anything else, so other runs on the
 // same machine are untouched. It keeps going past failures and reports every one.
 
 import { existsSync, readFileSync, readdirSync, readlinkSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { isForwarderScript } from '../forwarder.ts';
+import type { TeardownReport } from '../network.ts';
 import { detectCgroups, runCgroupDirs, removeCgroupTree } from './cgroups.ts';
 import { aliasPrefix, namespacePrefix, rootNamePattern, runTag } from './plan.ts';
 import { batch, run } from './sh.ts';
-import type { RunState } from './state.ts';
+import type { ProcessRecord, RunState } from './state.ts';
 
 const NETNS_DIR = '/run/netns';
-
-export interface TeardownReport {
-  runId: string;
-  removed: {
-    processes: number;
-    veths: number;
-    bridges: number;
-    namespaces: number;
-    cgroups: number;
-    sysctls: number;
-  };
-  /** every step that failed, with what was being removed and why */
-  failures: string[];
-  warnings: string[];
-}
-
-export class TeardownError extends Error {
-  constructor(readonly report: TeardownReport) {
-    super(
-      `teardown of run ${report.runId} left ${report.failures.length} problem(s):\n  ${report.failures.join('\n  ')}`,
-    );
-    this.name = 'TeardownError';
-  }
-}
 
 export function listNamespaces(): string[] {
   try {
@@ -56,8 +35,13 @@ export async function rootLinks(): Promise<RootLink[]> {
   return JSON.parse(stdout) as RootLink[];
 }
 
-/** Field 22 of /proc/<pid>/stat (start time in ticks) and whether the process is a zombie/gone. */
-export function procInfo(pid: number): { startTime: string; alive: boolean } | undefined {
+/**
+ * From /proc/<pid>/stat: the start time in ticks (field 22), process group, session, and whether
+ * the process is a zombie/gone.
+ */
+export function procInfo(
+  pid: number,
+): { startTime: string; alive: boolean; pgrp: number; session: number } | undefined {
   let stat: string;
   try {
     stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
@@ -65,7 +49,50 @@ export function procInfo(pid: number): { startTime: string; alive: boolean } | u
     return undefined;
   }
   const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return { startTime: fields[19] ?? '', alive: fields[0] !== 'Z' && fields[0] !== 'X' };
+  return {
+    startTime: fields[19] ?? '',
+    alive: fields[0] !== 'Z' && fields[0] !== 'X',
+    pgrp: Number(fields[2]),
+    session: Number(fields[3]),
+  };
+}
+
+function allPids(): number[] {
+  return readdirSync('/proc')
+    .filter((n) => /^\d+$/.test(n))
+    .map(Number)
+    .filter((p) => p !== process.pid);
+}
+
+/**
+ * The living members of the session or process group a detached process leads (it included),
+ * started no earlier than it: a pid reused after the group emptied is never taken for ours.
+ */
+export function sessionPids(rec: Pick<ProcessRecord, 'pid' | 'startTime'>): number[] {
+  const since = Number(rec.startTime);
+  const out: number[] = [];
+  for (const p of allPids()) {
+    const info = procInfo(p);
+    if (!info?.alive || (info.pgrp !== rec.pid && info.session !== rec.pid)) continue;
+    if (Number(info.startTime) >= since) out.push(p);
+  }
+  return out;
+}
+
+/** Port forwarders started for the run (found by their argv: the forwarder script and `--run <runId>`). */
+export function forwarderPids(runId: string): number[] {
+  const out: number[] = [];
+  for (const p of allPids()) {
+    let argv: string[];
+    try {
+      argv = readFileSync(`/proc/${p}/cmdline`, 'utf8').split('\0');
+    } catch {
+      continue;
+    }
+    const i = argv.indexOf('--run');
+    if (i >= 0 && argv[i + 1] === runId && argv.some(isForwarderScript) && procInfo(p)?.alive) out.push(p);
+  }
+  return out;
 }
 
 /** Pids whose network namespace is one of `namespaces` (by the nsfs inode of /run/netns/<ns>). */
@@ -148,9 +175,10 @@ export interface TeardownInput {
 }
 
 export async function teardown({ runId, state, byTag }: TeardownInput): Promise<TeardownReport> {
-  const report: TeardownReport = {
+  const removed = { processes: 0, veths: 0, bridges: 0, namespaces: 0, cgroups: 0, sysctls: 0 };
+  const report: TeardownReport & { removed: typeof removed } = {
     runId,
-    removed: { processes: 0, veths: 0, bridges: 0, namespaces: 0, cgroups: 0, sysctls: 0 },
+    removed,
     failures: [],
     warnings: [],
   };
@@ -173,13 +201,16 @@ export async function teardown({ runId, state, byTag }: TeardownInput): Promise<
     ]),
   ];
 
-  // 1. processes: recorded ones (same start time), and whatever lives in the run's cgroups or namespaces
+  // 1. processes: recorded ones (same start time; detached ones with their session), the run's
+  //    port forwarder, and whatever lives in the run's cgroups or namespaces
   try {
     const pids = new Set<number>();
     for (const p of state?.processes ?? []) {
       const info = procInfo(p.pid);
       if (info?.alive && info.startTime === p.startTime) pids.add(p.pid);
+      if (p.detached) for (const q of sessionPids(p)) pids.add(q);
     }
+    if (byTag) for (const p of forwarderPids(runId)) pids.add(p);
     for (const d of cgroupRoots) for (const p of cgroupTreePids(d)) pids.add(p);
     for (const p of pidsInNamespaces(namespaces)) pids.add(p);
     pids.delete(process.pid);
