@@ -105,6 +105,25 @@ describe('seedTopology', () => {
     assert.equal(seedTopology({ cohortSizes: [5] }).hosts.find((h) => h.name === 'fc.15')?.cohort, undefined);
   });
 
+  it('takes a total client count, filling campuses in order with contiguous addresses', () => {
+    const spec = seedTopology({ clients: 12, cohortSizes: [4, 4, 4] });
+    const clients = spec.hosts.filter((h) => h.role === 'fl-client');
+    assert.deepEqual(
+      clients.map((h) => h.ip),
+      Array.from({ length: 12 }, (_, i) => `10.0.1.${10 + i}/16`),
+    );
+    assert.deepEqual(
+      spec.switches.map((s) => s.name).filter((n) => n.startsWith('swCampus')),
+      ['swCampus1', 'swCampus2'],
+    );
+    assert.deepEqual(
+      clients.map((h) => h.cohort),
+      [1, 1, 1, 1, 2, 2, 2, 2, 3, 3, 3, 3],
+    );
+    assert.equal(validateSpec(spec).length, 0);
+    assert.throws(() => seedTopology({ clients: 91 }), /clients: got 91; allowed: an integer 1–90/);
+  });
+
   it('refuses sizes its naming cannot express, naming the option and what is allowed', () => {
     assert.throws(
       () => seedTopology({ campuses: 10, clientsPerCampus: 11 }),

@@ -17,6 +17,7 @@ export const command: Command = {
   --cohorts N               FL servers fed.1…fed.N (default ${d.cohorts})
   --campuses N              campus switches, 1–9 (default ${d.campuses})
   --clients-per-campus N    clients per campus, 1–10 (default ${d.clientsPerCampus})
+  --clients N               total clients, filling campuses in order (overrides --campuses)
   --cohort-sizes A,B,…      give clients a cohort in address order, e.g. 30,10,10
   --bandwidth-mbps X        every link (default ${d.bandwidthMbps})
   --sat-delay-ms X          satsw11–aggsw10 (default ${d.satDelayMs})
@@ -40,6 +41,7 @@ mlfo-topo generate linear|star N [--bandwidth-mbps X] [--delay-ms X] [--fl] [--n
         cohorts: { type: 'string' },
         campuses: { type: 'string' },
         'clients-per-campus': { type: 'string' },
+        clients: { type: 'string' },
         'cohort-sizes': { type: 'string' },
         'bandwidth-mbps': { type: 'string' },
         'sat-delay-ms': { type: 'string' },
@@ -58,6 +60,7 @@ mlfo-topo generate linear|star N [--bandwidth-mbps X] [--delay-ms X] [--fl] [--n
         cohorts: n('cohorts'),
         campuses: n('campuses'),
         clientsPerCampus: n('clients-per-campus'),
+        clients: n('clients'),
         cohortSizes:
           values['cohort-sizes'] === undefined
             ? undefined

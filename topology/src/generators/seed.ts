@@ -28,6 +28,11 @@ export interface SeedOptions {
   campuses?: number;
   /** clients fc.<campus><i> per campus at 10.0.1.<campus><i>; default 10, at most 10 */
   clientsPerCampus?: number;
+  /**
+   * total clients, filling campuses in order (clientsPerCampus each, the last one partly), so the
+   * addresses stay contiguous for sendintent's ipstart arithmetic; overrides `campuses`
+   */
+  clients?: number;
   /** every link; default 500 */
   bandwidthMbps?: number;
   /** satsw11–aggsw10; default 12 */
@@ -77,7 +82,11 @@ export function seedTopology(opts: SeedOptions = {}): TopologySpec {
   intIn('campuses', o.campuses, 1, 9, ' (clients are fc.<campus><i> at 10.0.1.<campus><i>)');
   intIn('clientsPerCampus', o.clientsPerCampus, 1, 10, ' (clients are fc.<campus><i>, i one digit)');
   intIn('prefixLen', o.prefixLen, 8, 23, ' (one subnet must hold 10.0.0.x and 10.0.1.x)');
-  const clients = o.campuses * o.clientsPerCampus;
+  if (opts.clients !== undefined) {
+    intIn('clients', opts.clients, 1, 9 * o.clientsPerCampus, ` (at most 9 campuses of ${o.clientsPerCampus})`);
+    o.campuses = Math.ceil(opts.clients / o.clientsPerCampus);
+  }
+  const clients = opts.clients ?? o.campuses * o.clientsPerCampus;
   const sizes = opts.cohortSizes;
   if (sizes !== undefined) {
     const sum = sizes.reduce((a, b) => a + b, 0);
@@ -121,7 +130,7 @@ export function seedTopology(opts: SeedOptions = {}): TopologySpec {
   let k = 0;
   for (let s = 1; s <= o.campuses; s++) {
     b.addLink(`swCampus${s}`, 'swEdge12', bw);
-    for (let i = 0; i < o.clientsPerCampus; i++) {
+    for (let i = 0; i < o.clientsPerCampus && k < clients; i++) {
       const name = `fc.${s}${i}`;
       const cohort = cohortOf(k++, sizes);
       b.addHost(name, { ip: ip(`10.0.1.${s}${i}`), role: 'fl-client', cpus: o.flCpus, cohort });
