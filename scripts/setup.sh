@@ -4,8 +4,11 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-# apt packages the tests and the demo use; grows with the topology and monitoring issues
-APT_PACKAGES=(ca-certificates redis-server iproute2 iperf3 iputils-ping)
+# apt packages the tests and the demo use; grows with the topology and monitoring issues.
+# prometheus (2.42 on Debian 12; also promtool) checks the generated configs and the dashboard's
+# queries; docker-compose (1.29) validates docker-compose.yml with `docker-compose config`, no
+# Docker engine needed. Where systemd runs, installing prometheus also starts its service on :9090.
+APT_PACKAGES=(ca-certificates redis-server iproute2 iperf3 iputils-ping prometheus docker-compose)
 
 missing=()
 for p in "${APT_PACKAGES[@]}"; do

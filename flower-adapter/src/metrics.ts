@@ -1,9 +1,13 @@
 // Prometheus metrics of one flower-adapter process. Sessions push round results and timings
-// here; byte counters, connected clients and interface counters are read at scrape time, so a
-// Prometheus scraping a node inside a network namespace sees that namespace's traffic.
+// here; byte counters, connected clients, interface counters and the TCP info of the client
+// sessions' connections to their FL servers are read at scrape time, so a Prometheus scraping a
+// node inside a network namespace sees that namespace's traffic. Every metric is listed in
+// monitoring/README.md.
 
 import client from 'prom-client';
-import { readNetDev } from './net-dev.ts';
+import { registerNetDevCounters } from './net-dev.ts';
+import { ENDED_STATES, type Session } from './sessions/session.ts';
+import { type FlTarget, type LabelledFlow, TcpFlowReader } from './tcp-info.ts';
 
 export type Role = 'server' | 'client';
 
@@ -13,6 +17,25 @@ export interface SessionGaugeSource {
   state: string;
   bytes: { sent: number; received: number };
   clientsConnected?: number;
+}
+
+/** The client sessions among `sessions` that have not ended, with the FL server each joins. */
+export function flTargetsOf(sessions: readonly Session[]): FlTarget[] {
+  const out: FlTarget[] = [];
+  for (const s of sessions) {
+    if (s.role !== 'client') continue;
+    const st = s.status();
+    if (st.server !== undefined && !ENDED_STATES.includes(st.state))
+      out.push({ session: s.id, server: st.server });
+  }
+  return out;
+}
+
+export interface AdapterMetricsOptions {
+  /** the client sessions that have not ended and the FL server each joins: their TCP flows are exported */
+  flTargets?: () => FlTarget[];
+  /** how long one read of the TCP info serves scrapes (default 1000 ms) */
+  tcpInfoTtlMs?: number;
 }
 
 export class AdapterMetrics {
@@ -27,7 +50,7 @@ export class AdapterMetrics {
   private readonly evaluateSeconds: client.Histogram<'role'>;
   private readonly roundSeconds: client.Histogram<'session'>;
 
-  constructor(nodeId: string, sessions: () => SessionGaugeSource[]) {
+  constructor(nodeId: string, sessions: () => SessionGaugeSource[], opts: AdapterMetricsOptions = {}) {
     this.registry.setDefaultLabels({ node: nodeId });
     client.collectDefaultMetrics({ register: this.registry });
     const registers = [this.registry];
@@ -132,40 +155,88 @@ export class AdapterMetrics {
       },
     });
 
-    const netCounter = (
+    registerNetDevCounters(registers);
+
+    if (opts.flTargets !== undefined) this.tcpInfoMetrics(opts.flTargets, opts.tcpInfoTtlMs);
+  }
+
+  /** Per-flow gauges of the kernel's TCP info for the connections of client sessions to their FL servers. */
+  private tcpInfoMetrics(targets: () => FlTarget[], ttlMs = 1000): void {
+    const registers = [this.registry];
+    const errors = new client.Counter({
+      name: 'fl_tcp_info_errors_total',
+      help: 'Reads of the TCP info (ss) that failed; the flows of that scrape are missing',
+      registers,
+    });
+    const reader = new TcpFlowReader(targets, { ttlMs, onError: () => errors.inc() });
+    const labelNames = ['session', 'server', 'local'];
+    const each = async (
+      pick: (f: LabelledFlow) => number | undefined,
+      put: (l: object, v: number) => void,
+    ) => {
+      for (const f of await reader.flows()) {
+        const v = pick(f);
+        if (v !== undefined) put({ session: f.session, server: f.peer, local: f.local }, v);
+      }
+    };
+    // counters mirror the kernel's per-connection counters: reset, then the current value (the
+    // kernel leaves a counter out while it is 0)
+    const perFlow = (
+      kind: 'gauge' | 'counter',
       name: string,
       help: string,
-      pick: (d: ReturnType<typeof readNetDev>[number]) => number,
+      pick: (f: LabelledFlow) => number | undefined,
     ) =>
-      new client.Counter({
-        name,
-        help,
-        labelNames: ['device'],
-        registers,
-        collect() {
-          this.reset();
-          for (const d of readNetDev()) this.labels(d.device).inc(pick(d));
-        },
-      });
-    netCounter(
-      'node_network_receive_bytes_total',
-      'Bytes received per interface (/proc/net/dev)',
-      (d) => d.rxBytes,
+      kind === 'gauge'
+        ? new client.Gauge({
+            name,
+            help,
+            labelNames,
+            registers,
+            async collect() {
+              this.reset();
+              await each(pick, (l, v) => this.set(l, v));
+            },
+          })
+        : new client.Counter({
+            name,
+            help,
+            labelNames,
+            registers,
+            async collect() {
+              this.reset();
+              await each(pick, (l, v) => this.inc(l, v));
+            },
+          });
+    perFlow(
+      'gauge',
+      'fl_tcp_rtt_seconds',
+      'Smoothed TCP round-trip time of a connection from this FL client to its FL server (kernel TCP info)',
+      (f) => (f.rttMs === undefined ? undefined : f.rttMs / 1000),
     );
-    netCounter(
-      'node_network_transmit_bytes_total',
-      'Bytes sent per interface (/proc/net/dev)',
-      (d) => d.txBytes,
+    perFlow(
+      'gauge',
+      'fl_tcp_cwnd_segments',
+      'TCP congestion window of a connection from this FL client to its FL server, in segments',
+      (f) => f.cwnd,
     );
-    netCounter(
-      'node_network_receive_packets_total',
-      'Packets received per interface (/proc/net/dev)',
-      (d) => d.rxPackets,
+    perFlow(
+      'counter',
+      'fl_tcp_bytes_acked_total',
+      'Bytes this FL client sent to its FL server and the server acknowledged, per connection',
+      (f) => f.bytesAcked ?? 0,
     );
-    netCounter(
-      'node_network_transmit_packets_total',
-      'Packets sent per interface (/proc/net/dev)',
-      (d) => d.txPackets,
+    perFlow(
+      'counter',
+      'fl_tcp_bytes_received_total',
+      'Bytes this FL client received from its FL server, per connection',
+      (f) => f.bytesReceived ?? 0,
+    );
+    perFlow(
+      'counter',
+      'fl_tcp_retransmits_total',
+      'Segments retransmitted on a connection from this FL client to its FL server',
+      (f) => f.retransTotal ?? 0,
     );
   }
 

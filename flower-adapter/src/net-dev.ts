@@ -1,7 +1,9 @@
 // Interface counters of the network namespace this process runs in, read from /proc/net/dev
 // (which is per network namespace). Empty where the file does not exist (not Linux).
+// registerNetDevCounters exports them as Prometheus counters, read at scrape time.
 
 import { readFileSync } from 'node:fs';
+import { Counter, type Registry } from 'prom-client';
 
 export interface NetDevCounters {
   device: string;
@@ -33,5 +35,35 @@ export function readNetDev(path = '/proc/net/dev'): NetDevCounters[] {
     return parseNetDev(readFileSync(path, 'utf8'));
   } catch {
     return [];
+  }
+}
+
+/**
+ * Registers `<prefix>_{receive,transmit}_{bytes,packets}_total{device}` (default prefix
+ * `node_network`), each read from `read` (default /proc/net/dev) when scraped.
+ */
+export function registerNetDevCounters(
+  registers: Registry[],
+  opts: { prefix?: string; read?: () => NetDevCounters[] } = {},
+): void {
+  const prefix = opts.prefix ?? 'node_network';
+  const read = opts.read ?? (() => readNetDev());
+  const fields = [
+    ['receive_bytes', 'Bytes received', (d: NetDevCounters) => d.rxBytes],
+    ['transmit_bytes', 'Bytes sent', (d: NetDevCounters) => d.txBytes],
+    ['receive_packets', 'Packets received', (d: NetDevCounters) => d.rxPackets],
+    ['transmit_packets', 'Packets sent', (d: NetDevCounters) => d.txPackets],
+  ] as const;
+  for (const [suffix, what, pick] of fields) {
+    new Counter({
+      name: `${prefix}_${suffix}_total`,
+      help: `${what} per interface (/proc/net/dev)`,
+      labelNames: ['device'],
+      registers,
+      collect() {
+        this.reset();
+        for (const d of read()) this.inc({ device: d.device }, pick(d));
+      },
+    });
   }
 }

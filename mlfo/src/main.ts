@@ -72,6 +72,7 @@ export async function startMlfo(
           clients: recs.reduce((n, r) => n + r.clients.filter((c) => !ENDED.includes(c.state)).length, 0),
         };
       },
+      async () => (await store.list()).map((r) => r.state),
     );
     const placement =
       cfg.role === 'edge'

@@ -1,9 +1,14 @@
 // Prometheus metrics of one MLFO (prom-client, its own registry so tests can run several MLFOs in
 // one process). Names: mlfo_intents_total{role,outcome}, mlfo_stage_seconds{role,stage},
 // mlfo_intent_to_training_seconds{role}, mlfo_queue_jobs{state}, mlfo_active_sessions{role,kind},
-// mlfo_momo_calls_total{role,direction,outcome}, mlfo_intent_round / mlfo_intent_accuracy {intent,cohort}.
+// mlfo_momo_calls_total{role,direction,outcome}, mlfo_intent_round / mlfo_intent_accuracy {intent,cohort},
+// mlfo_intents{role,state} (intents now in each state), and the host's interface counters
+// node_network_{receive,transmit}_{bytes,packets}_total{device} (as the flower-adapter exports them).
+// Every metric is listed in monitoring/README.md.
 
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { type NetDevCounters, readNetDev, registerNetDevCounters } from '../../flower-adapter/src/net-dev.ts';
+import { INTENT_STATES } from './intent-store.ts';
 
 export type IntentOutcome = 'received' | 'accepted' | 'rejected' | 'completed' | 'failed' | 'stopped';
 export type Stage = 'server-ready' | 'clients-started' | 'first-round';
@@ -18,11 +23,15 @@ export class MlfoMetrics {
   readonly momoCalls: Counter<'role' | 'direction' | 'outcome'>;
   readonly intentRound: Gauge<'intent' | 'cohort'>;
   readonly intentAccuracy: Gauge<'intent' | 'cohort'>;
+  readonly intentsByState: Gauge<'role' | 'state'>;
 
   constructor(
     readonly role: string,
     queueCounts?: () => Promise<Record<string, number>>,
     sessionCounts?: () => Promise<{ servers: number; clients: number }>,
+    /** the state of every intent this MLFO keeps */
+    intentStates?: () => Promise<string[]>,
+    netDev: () => NetDevCounters[] = readNetDev,
   ) {
     const registers = [this.registry];
     collectDefaultMetrics({ register: this.registry });
@@ -93,6 +102,24 @@ export class MlfoMetrics {
       labelNames: ['intent', 'cohort'],
       registers,
     });
+    this.intentsByState = new Gauge({
+      name: 'mlfo_intents',
+      help: 'Intents this MLFO keeps, by current state (accepted … training, completed, failed, stopped)',
+      labelNames: ['role', 'state'],
+      registers,
+      collect: async () => {
+        if (intentStates === undefined) return;
+        try {
+          const states = await intentStates();
+          // every known state, so a state that empties shows 0 rather than its last count
+          for (const state of INTENT_STATES) this.intentsByState.set({ role, state }, 0);
+          for (const state of states) this.intentsByState.inc({ role, state });
+        } catch {
+          // Redis unreachable: keep the last values rather than fail the scrape
+        }
+      },
+    });
+    registerNetDevCounters(registers, { read: netDev });
   }
 
   count(outcome: IntentOutcome): void {
