@@ -1,0 +1,537 @@
+// Node programs by role inside the hosts of a running emulated network (any backend): the run's
+// Redis and the cloud MLFO, the edge MLFOs, a flower-adapter per FL host, the traffic sink and
+// source (iperf3 when installed, and the traffic agent), and Prometheus when installed. Stages
+// start in that order and every program is ready (probed over HTTP, TCP or a Redis PING) before
+// the next stage starts. A program that exits, does not get ready in time, or an abort stops
+// everything this call started before the error (naming host, program, what was awaited and the
+// tail of the host's log) is thrown; the network itself stays up, the caller stops it.
+//
+// The run's Redis listens on a unix socket only: the filesystem is shared by every network
+// namespace and by the local backend's processes, so one path reaches it from every host.
+// What was started is also recorded in <runDir>/node-programs.json, so another process (the
+// `mlfo-topo status` of a run started by `up`) can check it with nodeProgramsHealth.
+
+import {
+  accessSync,
+  closeSync,
+  constants,
+  existsSync,
+  fstatSync,
+  lstatSync,
+  mkdirSync,
+  openSync,
+  readFileSync,
+  readSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
+import { tmpdir } from 'node:os';
+import { delimiter, join, resolve } from 'node:path';
+import { prometheusConfig } from '../monitoring/prometheus-config.ts';
+import type { EmulatedNetwork, HostProcess } from '../network.ts';
+import { toYaml } from '../spec/spec-yaml.ts';
+import type { HostRole } from '../spec/topology-spec.ts';
+import { type PlannedProgram, type ProgramName, planPrograms, REPO_ROOT, STAGES } from './programs.ts';
+import { describeProbe, NotReadyError, type Probe, probeOnce, waitReady } from './readiness.ts';
+
+export {
+  AGENT_PORTS,
+  IPERF3_PORT,
+  mlfoPrefix,
+  planPrograms,
+  type PlannedProgram,
+  type ProgramName,
+} from './programs.ts';
+export { describeProbe, type Probe, probeOnce } from './readiness.ts';
+
+export interface NodeProgramOptions {
+  /** only hosts of these roles start their programs (default: every role) */
+  roles?: readonly HostRole[];
+  /** an existing Redis for the MLFOs (URL or socket path); default: a redis-server for the run */
+  redisUrl?: string;
+  /** operand catalog of the MLFOs; default <repo>/intents/catalog.yaml */
+  catalog?: string;
+  /** data directory of the flower-adapters; default <repo>/data */
+  dataDir?: string;
+  /** programs outlive this process (`mlfo-topo up` returns while they go on) */
+  detached?: boolean;
+  /** programs of one stage started at once (default 4) */
+  concurrency?: number;
+  /** per program (default 120 000) */
+  readyTimeoutMs?: number;
+  /** stop(): SIGTERM, then SIGKILL after this long (default 5000) */
+  stopGraceMs?: number;
+  /** use iperf3 for the bulk flow when installed (default true); false: the traffic agent's own generator */
+  iperf3?: boolean;
+  /** extra flags for every MLFO, e.g. ['--poll-ms', '200'] */
+  mlfoArgs?: readonly string[];
+  /** extra flags for every flower-adapter */
+  adapterArgs?: readonly string[];
+  /** aborts the start the same way as a failure (everything started is stopped) */
+  signal?: AbortSignal;
+  /** "adapters 12/50 ready", "mlfo on cloud.0 ready", … */
+  onProgress?: (message: string) => void;
+  /** notices (a program skipped because it is not installed); console.warn by default */
+  log?: (message: string) => void;
+}
+
+export interface NodeProgram {
+  host: string;
+  role: HostRole;
+  program: ProgramName;
+  pid: number;
+  url?: string;
+}
+
+export interface NodeEndpoints {
+  /** the (first) edge MLFO's intent API, http://<ip>:8000 */
+  edge?: string;
+  /** the (first) cloud MLFO's intent API */
+  cloud?: string;
+  prometheus?: string;
+  /** what the MLFOs were given: the run's Redis socket path, or opts.redisUrl */
+  redis?: string;
+}
+
+export interface ProgramHealth {
+  host: string;
+  program: ProgramName;
+  ok: boolean;
+  detail: string;
+}
+
+export interface StartedNodePrograms {
+  readonly programs: NodeProgram[];
+  readonly endpoints: NodeEndpoints;
+  /** every program: alive and answering its readiness probe */
+  health(): Promise<ProgramHealth[]>;
+  /** SIGTERM, SIGKILL after the grace period, in reverse start order; safe to call twice */
+  stop(): Promise<void>;
+}
+
+/** A node program did not become ready; everything the start had launched was stopped. */
+export class NodeProgramError extends Error {
+  override name = 'NodeProgramError';
+  constructor(
+    readonly host: string,
+    readonly program: ProgramName,
+    readonly awaited: string,
+    readonly logTail: string[],
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+/** The start was aborted (opts.signal); everything it had launched was stopped. */
+export class NodeProgramsAbortedError extends Error {
+  override name = 'NodeProgramsAbortedError';
+}
+
+/** What node-programs.json in the run directory records, for health checks from another process. */
+export interface NodeProgramRecord extends NodeProgram {
+  probe: Probe;
+  argv: string[];
+  /** /proc start time, so a reused pid is not taken for the program */
+  startTime: string;
+}
+
+export const NODE_PROGRAMS_FILE = 'node-programs.json';
+const SUN_PATH_MAX = 107;
+const LOG_TAIL_LINES = 20;
+
+interface Started {
+  plan: PlannedProgram;
+  proc: HostProcess;
+  ended?: { code: number | null; signal: NodeJS.Signals | null };
+}
+
+/** The first executable `name` on PATH, or undefined. */
+export function findExecutable(name: string, path = process.env['PATH'] ?? ''): string | undefined {
+  for (const dir of path.split(delimiter)) {
+    if (dir === '') continue;
+    const candidate = join(dir, name);
+    try {
+      accessSync(candidate, constants.X_OK);
+      return candidate;
+    } catch {
+      // not here
+    }
+  }
+  return undefined;
+}
+
+/** The last `lines` lines of a log file ([] when it does not exist). */
+export function logTail(file: string, lines = LOG_TAIL_LINES): string[] {
+  let fd: number;
+  try {
+    fd = openSync(file, 'r');
+  } catch {
+    return [];
+  }
+  try {
+    const size = fstatSync(fd).size;
+    const len = Math.min(size, 64 * 1024);
+    const buf = Buffer.alloc(len);
+    readSync(fd, buf, 0, len, size - len);
+    const all = buf.toString('utf8').split('\n');
+    if (all.at(-1) === '') all.pop();
+    return all.slice(-lines);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** Whether a process has ended (gone, or a zombie not yet reaped). */
+function processGone(pid: number): boolean {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const state = stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3);
+    return state === 'Z' || state === 'X';
+  } catch {
+    if (process.platform === 'linux') return true;
+    try {
+      process.kill(pid, 0);
+      return false;
+    } catch {
+      return true;
+    }
+  }
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+async function waitGone(s: Started, ms: number): Promise<boolean> {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    if (s.ended !== undefined) return true;
+    if (processGone(s.proc.pid)) {
+      // a child of this process is reaped when its exit is reported; give that a moment
+      await Promise.race([s.proc.exited, sleep(1000)]);
+      return true;
+    }
+    if (Date.now() >= deadline) return false;
+    await sleep(50);
+  }
+}
+
+/** SIGTERM to all, SIGKILL to those still alive after graceMs. */
+async function terminate(list: readonly Started[], graceMs: number): Promise<void> {
+  for (const s of list) if (s.ended === undefined) s.proc.kill('SIGTERM');
+  await Promise.all(
+    list.map(async (s) => {
+      if (await waitGone(s, graceMs)) return;
+      s.proc.kill('SIGKILL');
+      await waitGone(s, 3000);
+    }),
+  );
+}
+
+async function mapLimit<T>(
+  items: readonly T[],
+  limit: number,
+  fn: (item: T) => Promise<void>,
+): Promise<void> {
+  let next = 0;
+  let failed = false;
+  const worker = async () => {
+    while (!failed && next < items.length) {
+      const item = items[next++] as T;
+      try {
+        await fn(item);
+      } catch (err) {
+        failed = true;
+        throw err;
+      }
+    }
+  };
+  const results = await Promise.allSettled(Array.from({ length: Math.min(limit, items.length) }, worker));
+  const rejected = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+  if (rejected) throw rejected.reason;
+}
+
+/**
+ * The Redis socket: <runDir>/redis.sock, or <tmpdir>/mlfo-<runId>/redis.sock (a directory of this
+ * user only, removed at stop) when the run directory makes the path too long for a unix socket.
+ */
+function redisSocket(runDir: string, runId: string): { socket: string; tmpDir?: string } {
+  const inRun = join(runDir, 'redis.sock');
+  if (Buffer.byteLength(inRun) <= SUN_PATH_MAX) return { socket: inRun };
+  const tmpDir = join(tmpdir(), `mlfo-${runId}`);
+  const socket = join(tmpDir, 'redis.sock');
+  if (Buffer.byteLength(socket) > SUN_PATH_MAX) {
+    throw new Error(
+      `the Redis unix socket path is longer than ${SUN_PATH_MAX} bytes both in the run directory (${inRun}) and in the temp dir (${socket}); allowed: a shorter run directory or TMPDIR`,
+    );
+  }
+  try {
+    mkdirSync(tmpDir, { mode: 0o700 });
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+  }
+  const st = lstatSync(tmpDir);
+  if (!st.isDirectory() || st.uid !== process.getuid?.() || (st.mode & 0o077) !== 0) {
+    throw new Error(
+      `${tmpDir} (for the Redis socket of run ${runId}) exists but is not a private directory of this user; remove it or use a shorter run directory`,
+    );
+  }
+  return { socket, tmpDir };
+}
+
+/** Start time of a process in clock ticks since boot (/proc/<pid>/stat field 22), '' when unknown. */
+function startTime(pid: number): string {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19] ?? '';
+  } catch {
+    return '';
+  }
+}
+
+export async function startNodePrograms(
+  net: EmulatedNetwork,
+  opts: NodeProgramOptions = {},
+): Promise<StartedNodePrograms> {
+  const log = opts.log ?? ((m: string) => console.warn(m));
+  const progress = opts.onProgress ?? (() => undefined);
+  const runDir = resolve(net.runDir);
+  const wanted = (r: HostRole) => opts.roles === undefined || opts.roles.includes(r);
+  const hosts = net.spec.hosts.filter((h) => wanted(h.role));
+  const concurrency = Math.max(1, Math.floor(opts.concurrency ?? 4));
+  const readyTimeoutMs = opts.readyTimeoutMs ?? 120_000;
+  const graceMs = opts.stopGraceMs ?? 5000;
+  if (opts.signal?.aborted)
+    throw new NodeProgramsAbortedError('start of node programs aborted before it began');
+
+  // Checks that need no process come first, so a refused start leaves nothing behind.
+  const catalog = resolve(opts.catalog ?? join(REPO_ROOT, 'intents', 'catalog.yaml'));
+  const mlfoHosts = hosts.filter((h) => h.role === 'mlfo-cloud' || h.role === 'mlfo-edge');
+  if (mlfoHosts.length > 0 && !existsSync(catalog)) {
+    throw new Error(
+      `operand catalog ${catalog} does not exist (MLFOs on ${mlfoHosts.map((h) => h.name).join(', ')}); allowed: an existing catalog file (opts.catalog)`,
+    );
+  }
+  let redisBinary: string | undefined;
+  if (mlfoHosts.length > 0 && opts.redisUrl === undefined) {
+    redisBinary = findExecutable('redis-server');
+    if (redisBinary === undefined) {
+      throw new Error(
+        `redis-server is not on PATH; the MLFOs on ${mlfoHosts.map((h) => h.name).join(', ')} need a Redis. ` +
+          'Install the Debian package redis-server (apt-get install redis-server), or give an existing Redis (redisUrl / --redis).',
+      );
+    }
+  }
+  const iperf3 = opts.iperf3 === false ? undefined : findExecutable('iperf3');
+  const prometheus = findExecutable('prometheus');
+  for (const h of hosts.filter((x) => x.role === 'prometheus')) {
+    if (prometheus === undefined) {
+      log(
+        `notice: prometheus is not on PATH; host ${h.name} (prometheus) runs no Prometheus (apt-get install --no-install-recommends prometheus to have one)`,
+      );
+    }
+  }
+
+  mkdirSync(join(runDir, 'logs'), { recursive: true });
+  let redis: { socket: string; binary: string } | undefined;
+  let socketTmpDir: string | undefined;
+  if (redisBinary !== undefined) {
+    const s = redisSocket(runDir, net.runId);
+    socketTmpDir = s.tmpDir;
+    if (existsSync(s.socket) && (await probeOnce({ kind: 'redis', socket: s.socket }, 1000)).ok) {
+      throw new Error(
+        `a Redis already answers on ${s.socket}: node programs of run ${net.runId} seem to be running; stop them first`,
+      );
+    }
+    redis = { socket: s.socket, binary: redisBinary };
+    mkdirSync(join(runDir, 'redis'), { recursive: true });
+  }
+  const removeSocketDir = () => {
+    if (socketTmpDir !== undefined) rmSync(socketTmpDir, { recursive: true, force: true });
+  };
+
+  let plan: PlannedProgram[];
+  try {
+    plan = planPrograms({
+      spec: net.spec,
+      ip: (h) => net.ip(h),
+      runId: net.runId,
+      runDir,
+      ...(opts.roles !== undefined ? { roles: opts.roles } : {}),
+      ...(opts.redisUrl !== undefined ? { redisUrl: opts.redisUrl } : {}),
+      ...(redis !== undefined ? { redis } : {}),
+      catalog,
+      dataDir: resolve(opts.dataDir ?? join(REPO_ROOT, 'data')),
+      ...(iperf3 !== undefined ? { iperf3 } : {}),
+      ...(prometheus !== undefined ? { prometheus } : {}),
+      ...(opts.mlfoArgs !== undefined ? { mlfoArgs: opts.mlfoArgs } : {}),
+      ...(opts.adapterArgs !== undefined ? { adapterArgs: opts.adapterArgs } : {}),
+    });
+    if (mlfoHosts.length > 0 && !existsSync(join(runDir, 'topology.yaml'))) {
+      writeFileSync(join(runDir, 'topology.yaml'), toYaml(net.spec));
+    }
+    if (plan.some((p) => p.program === 'prometheus')) {
+      writeFileSync(join(runDir, 'prometheus.yml'), prometheusConfig(net.spec));
+    }
+  } catch (err) {
+    removeSocketDir();
+    throw err;
+  }
+
+  const started: Started[] = [];
+  const ac = new AbortController();
+  const onAbort = () => ac.abort();
+  opts.signal?.addEventListener('abort', onAbort, { once: true });
+  const startOne = async (p: PlannedProgram): Promise<Started> => {
+    if (ac.signal.aborted)
+      throw new NotReadyError('aborted', `aborted before ${p.program} on ${p.host} started`);
+    let proc: HostProcess;
+    try {
+      proc = net.exec(p.host, p.argv, opts.detached !== undefined ? { detached: opts.detached } : {});
+    } catch (err) {
+      throw new NodeProgramError(
+        p.host,
+        p.program,
+        describeProbe(p.probe),
+        [],
+        `${p.program} on host ${p.host} (${p.role}) could not be started: ${(err as Error).message}`,
+      );
+    }
+    const s: Started = { plan: p, proc };
+    started.push(s);
+    void proc.exited.then((e) => {
+      s.ended = e;
+    });
+    try {
+      await waitReady(p.probe, { timeoutMs: readyTimeoutMs, exited: proc.exited, signal: ac.signal });
+    } catch (err) {
+      if (!(err instanceof NotReadyError) || err.reason === 'aborted') throw err;
+      const tail = logTail(proc.logFile);
+      throw new NodeProgramError(
+        p.host,
+        p.program,
+        describeProbe(p.probe),
+        tail,
+        `${p.program} on host ${p.host} (${p.role}, pid ${proc.pid}) did not become ready: ${err.message}\n` +
+          `last ${tail.length} lines of ${proc.logFile}:\n${tail.map((l) => `  | ${l}`).join('\n')}`,
+      );
+    }
+    return s;
+  };
+  try {
+    for (const stage of STAGES) {
+      const mine = plan.filter((p) => p.stage === stage);
+      if (mine.length === 0) continue;
+      let ready = 0;
+      // the first failure aborts the stage's other waits; it is the error reported
+      let first: unknown;
+      try {
+        await mapLimit(mine, concurrency, async (p) => {
+          try {
+            await startOne(p);
+          } catch (err) {
+            first ??= err;
+            ac.abort();
+            throw err;
+          }
+          ready++;
+          progress(
+            stage === 'adapters'
+              ? `adapters ${ready}/${mine.length} ready`
+              : `${p.program} on ${p.host} (${p.role}) ready${p.url !== undefined ? `: ${p.url}` : ''}`,
+          );
+        });
+      } catch (err) {
+        throw first ?? err;
+      }
+    }
+  } catch (err) {
+    ac.abort();
+    await terminate(started, Math.min(graceMs, 3000));
+    removeSocketDir();
+    const note = `the ${started.length} program(s) this start had launched were stopped (the network stays up)`;
+    if (opts.signal?.aborted) throw new NodeProgramsAbortedError(`start of node programs aborted; ${note}`);
+    if (err instanceof Error) err.message += `\n${note}`;
+    throw err;
+  } finally {
+    opts.signal?.removeEventListener('abort', onAbort);
+  }
+
+  const programs: NodeProgram[] = started.map(({ plan: p, proc }) => ({
+    host: p.host,
+    role: p.role,
+    program: p.program,
+    pid: proc.pid,
+    ...(p.url !== undefined ? { url: p.url } : {}),
+  }));
+  const firstUrl = (pred: (p: PlannedProgram) => boolean) => plan.find(pred)?.url;
+  const endpoints: NodeEndpoints = {};
+  const edge = firstUrl((p) => p.role === 'mlfo-edge' && p.program === 'mlfo');
+  const cloud = firstUrl((p) => p.role === 'mlfo-cloud' && p.program === 'mlfo');
+  const prom = firstUrl((p) => p.program === 'prometheus');
+  if (edge !== undefined) endpoints.edge = edge;
+  if (cloud !== undefined) endpoints.cloud = cloud;
+  if (prom !== undefined) endpoints.prometheus = prom;
+  const redisEndpoint = redis?.socket ?? (mlfoHosts.length > 0 ? opts.redisUrl : undefined);
+  if (redisEndpoint !== undefined) endpoints.redis = redisEndpoint;
+  const records: NodeProgramRecord[] = started.map(({ plan: p }, i) => ({
+    ...(programs[i] as NodeProgram),
+    probe: p.probe,
+    argv: p.argv,
+    startTime: startTime(programs[i]?.pid ?? 0),
+  }));
+  writeFileSync(
+    join(runDir, NODE_PROGRAMS_FILE),
+    `${JSON.stringify({ programs: records, endpoints }, null, 2)}\n`,
+  );
+
+  let stopping: Promise<void> | undefined;
+  return {
+    programs,
+    endpoints,
+    health: () =>
+      Promise.all(
+        started.map(async (s): Promise<ProgramHealth> => {
+          const base = { host: s.plan.host, program: s.plan.program };
+          if (s.ended !== undefined || processGone(s.proc.pid)) {
+            const e = s.ended;
+            const how =
+              e === undefined
+                ? 'ended'
+                : e.signal
+                  ? `was killed by ${e.signal}`
+                  : `exited with code ${e.code}`;
+            return { ...base, ok: false, detail: `process ${s.proc.pid} ${how}` };
+          }
+          return { ...base, ...(await probeOnce(s.plan.probe)) };
+        }),
+      ),
+    stop: () => {
+      stopping ??= (async () => {
+        for (const stage of [...STAGES].reverse()) {
+          await terminate(
+            started.filter((s) => s.plan.stage === stage),
+            graceMs,
+          );
+        }
+        removeSocketDir();
+      })();
+      return stopping;
+    },
+  };
+}
+
+/** Health of the node programs recorded in a run directory (by a start in another process). */
+export async function nodeProgramsHealth(runDir: string): Promise<ProgramHealth[]> {
+  const file = join(runDir, NODE_PROGRAMS_FILE);
+  if (!existsSync(file)) return [];
+  const { programs } = JSON.parse(readFileSync(file, 'utf8')) as { programs: NodeProgramRecord[] };
+  return Promise.all(
+    programs.map(async (p): Promise<ProgramHealth> => {
+      const base = { host: p.host, program: p.program };
+      if (processGone(p.pid) || startTime(p.pid) !== p.startTime) {
+        return { ...base, ok: false, detail: `process ${p.pid} is not running` };
+      }
+      return { ...base, ...(await probeOnce(p.probe)) };
+    }),
+  );
+}

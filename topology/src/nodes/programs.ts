@@ -1,0 +1,312 @@
+// What runs in each host, by role, as pure data: the argv of every node program, the probe that
+// says it is ready, and the stage it starts in. Nothing is started here (index.ts does that), so
+// the plan of any topology can be checked without root or running processes.
+//
+// Node programs run as `process.execPath <absolute script>`: processes in a host inherit the cwd
+// but not npm's PATH. Ports follow monitoring/prometheus-config.ts (a host's env may move the
+// flower-adapter or MLFO port; the plan uses that port in flags, probes and the edge's --parent).
+
+import { createHash } from 'node:crypto';
+import { dirname, join } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { PORTS } from '../monitoring/prometheus-config.ts';
+import type { HostRole, HostSpec, TopologySpec } from '../spec/topology-spec.ts';
+import type { Probe } from './readiness.ts';
+
+export const REPO_ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
+
+export const FL_PORT = 6000;
+export const MOMO_PORT = 9000;
+export const IPERF3_PORT = 5201;
+/** traffic agent: metrics, and the sink's app servers (echo for latency probes, discard for bulk) */
+export const AGENT_PORTS = { metrics: PORTS.trafficAgent, echo: 9103, discard: 9104 } as const;
+
+export type ProgramName =
+  | 'redis-server'
+  | 'mlfo'
+  | 'flower-adapter'
+  | 'iperf3'
+  | 'traffic-agent'
+  | 'prometheus';
+
+/** Start order; every program of a stage is ready before the next stage starts. */
+export const STAGES = [
+  'redis',
+  'mlfo-cloud',
+  'mlfo-edge',
+  'adapters',
+  'traffic-sink',
+  'traffic-source',
+  'prometheus',
+] as const;
+export type Stage = (typeof STAGES)[number];
+
+export interface PlannedProgram {
+  stage: Stage;
+  host: string;
+  role: HostRole;
+  program: ProgramName;
+  argv: string[];
+  probe: Probe;
+  /** the service's address for users: http://ip:port, or the Redis socket */
+  url?: string;
+}
+
+export interface PlanContext {
+  spec: TopologySpec;
+  /** the address at which a host is reached (EmulatedNetwork.ip) */
+  ip(host: string): string;
+  runId: string;
+  /** absolute */
+  runDir: string;
+  /** which roles start (all when absent) */
+  roles?: readonly HostRole[];
+  /** an existing Redis: no redis-server is started */
+  redisUrl?: string;
+  /** the run's own Redis: its socket path and the redis-server binary (when redisUrl is absent) */
+  redis?: { socket: string; binary: string };
+  /** absolute operand catalog file */
+  catalog: string;
+  /** absolute data directory of the flower-adapters */
+  dataDir: string;
+  /** iperf3 binary when installed and wanted; the traffic agent's built-in generator otherwise */
+  iperf3?: string;
+  /** prometheus binary when installed */
+  prometheus?: string;
+  /** extra flags for every MLFO (e.g. --poll-ms 200) */
+  mlfoArgs?: readonly string[];
+  /** extra flags for every flower-adapter */
+  adapterArgs?: readonly string[];
+}
+
+const BIN = (name: string) => join(REPO_ROOT, 'bin', name);
+
+/** argv that runs a TypeScript program of this repository through bin/launch.mjs (dist when fresh, else tsx). */
+export function launchArgv(src: string, args: readonly string[]): string[] {
+  const launch = pathToFileURL(join(REPO_ROOT, 'bin', 'launch.mjs')).href;
+  const script =
+    `const { load } = await import(${JSON.stringify(launch)}); ` +
+    `const { main } = await load(${JSON.stringify(src)}); await main(process.argv.slice(1));`;
+  return [process.execPath, '--input-type=module', '-e', script, '--', ...args];
+}
+
+/** Redis key prefix of a host's MLFO: mlfo-<runId>-<host>, shortened with a hash past 64 characters. */
+export function mlfoPrefix(runId: string, host: string): string {
+  const full = `mlfo-${runId}-${host}`.replace(/[^A-Za-z0-9_.-]/g, '_');
+  if (full.length <= 64) return full;
+  const hash = createHash('sha256').update(full).digest('hex').slice(0, 8);
+  return `${full.slice(0, 55)}-${hash}`;
+}
+
+function port(host: HostSpec, env: string, fallback: number): number {
+  const text = host.env?.[env];
+  return text !== undefined && /^\d+$/.test(text) ? Number(text) : fallback;
+}
+
+export function planPrograms(ctx: PlanContext): PlannedProgram[] {
+  const { spec } = ctx;
+  const wanted = (r: HostRole) => ctx.roles === undefined || ctx.roles.includes(r);
+  const byName = new Map(spec.hosts.map((h) => [h.name, h]));
+  const out: PlannedProgram[] = [];
+  const mlfoHosts = spec.hosts.filter(
+    (h) => (h.role === 'mlfo-cloud' || h.role === 'mlfo-edge') && wanted(h.role),
+  );
+  const redisHost = mlfoHosts.find((h) => h.role === 'mlfo-cloud') ?? mlfoHosts[0];
+  let redisUrl = ctx.redisUrl;
+  if (redisHost !== undefined && redisUrl === undefined) {
+    if (ctx.redis === undefined)
+      throw new Error('planPrograms: MLFOs start but neither redisUrl nor redis is given');
+    redisUrl = ctx.redis.socket;
+    out.push({
+      stage: 'redis',
+      host: redisHost.name,
+      role: redisHost.role,
+      program: 'redis-server',
+      argv: [
+        ctx.redis.binary,
+        '--port',
+        '0',
+        '--unixsocket',
+        ctx.redis.socket,
+        '--unixsocketperm',
+        '700',
+        '--dir',
+        join(ctx.runDir, 'redis'),
+        '--save',
+        '',
+        '--appendonly',
+        'yes',
+      ],
+      probe: { kind: 'redis', socket: ctx.redis.socket },
+      url: ctx.redis.socket,
+    });
+  }
+  const inventory = join(ctx.runDir, 'topology.yaml');
+
+  for (const h of mlfoHosts) {
+    const ip = ctx.ip(h.name);
+    const intentPort = port(h, 'MLFO_INTENT_PORT', PORTS.mlfo);
+    const args = [
+      '--role',
+      h.role === 'mlfo-cloud' ? 'cloud' : 'edge',
+      '--host',
+      ip,
+      '--intent-port',
+      String(intentPort),
+    ];
+    if (h.role === 'mlfo-cloud') args.push('--momo-port', String(port(h, 'MLFO_MOMO_PORT', MOMO_PORT)));
+    else {
+      const parent = h.parent === undefined ? undefined : byName.get(h.parent);
+      if (parent === undefined) {
+        throw new Error(
+          `host ${h.name} (mlfo-edge): parent ${JSON.stringify(h.parent ?? '')} is not a host of topology ${spec.name}; allowed: an mlfo-cloud host`,
+        );
+      }
+      args.push('--parent', `${ctx.ip(parent.name)}:${port(parent, 'MLFO_MOMO_PORT', MOMO_PORT)}`);
+    }
+    args.push(
+      '--inventory',
+      inventory,
+      '--redis',
+      redisUrl ?? '',
+      '--prefix',
+      mlfoPrefix(ctx.runId, h.name),
+      '--catalog',
+      ctx.catalog,
+      ...(ctx.mlfoArgs ?? []),
+    );
+    const url = `http://${ip}:${intentPort}`;
+    out.push({
+      stage: h.role === 'mlfo-cloud' ? 'mlfo-cloud' : 'mlfo-edge',
+      host: h.name,
+      role: h.role,
+      program: 'mlfo',
+      argv: [process.execPath, BIN('mlfo.mjs'), ...args],
+      probe: { kind: 'http', url: `${url}/healthz` },
+      url,
+    });
+  }
+
+  for (const h of spec.hosts) {
+    if ((h.role !== 'fl-server' && h.role !== 'fl-client') || !wanted(h.role)) continue;
+    const ip = ctx.ip(h.name);
+    const restPort = port(h, 'FLOWER_ADAPTER_REST_PORT', PORTS.flowerAdapter);
+    const url = `http://${ip}:${restPort}`;
+    out.push({
+      stage: 'adapters',
+      host: h.name,
+      role: h.role,
+      program: 'flower-adapter',
+      argv: [
+        process.execPath,
+        // as the bin's shebang does: a small young generation keeps a node's memory down
+        '--max-semi-space-size=2',
+        BIN('flower-adapter.mjs'),
+        '--host',
+        ip,
+        '--rest-port',
+        String(restPort),
+        '--fl-port',
+        String(port(h, 'FLOWER_ADAPTER_FL_PORT', FL_PORT)),
+        '--data-dir',
+        ctx.dataDir,
+        '--node-id',
+        h.name,
+        ...(ctx.adapterArgs ?? []),
+      ],
+      probe: { kind: 'http', url: `${url}/healthz` },
+      url,
+    });
+  }
+
+  const agentUrl = (ip: string) => `http://${ip}:${AGENT_PORTS.metrics}`;
+  const agentBase = (h: HostSpec, ip: string) => [
+    '--node-id',
+    h.name,
+    '--host',
+    ip,
+    '--metrics-port',
+    String(AGENT_PORTS.metrics),
+    '--echo-port',
+    String(AGENT_PORTS.echo),
+    '--discard-port',
+    String(AGENT_PORTS.discard),
+  ];
+  for (const h of spec.hosts) {
+    if (h.role !== 'traffic-sink' || !wanted(h.role)) continue;
+    const ip = ctx.ip(h.name);
+    if (ctx.iperf3 !== undefined) {
+      out.push({
+        stage: 'traffic-sink',
+        host: h.name,
+        role: h.role,
+        program: 'iperf3',
+        argv: [ctx.iperf3, '-s', '-B', ip, '-p', String(IPERF3_PORT), '--forceflush'],
+        probe: { kind: 'tcp', host: ip, port: IPERF3_PORT },
+        url: `${ip}:${IPERF3_PORT}`,
+      });
+    }
+    out.push({
+      stage: 'traffic-sink',
+      host: h.name,
+      role: h.role,
+      program: 'traffic-agent',
+      argv: launchArgv('topology/src/nodes/traffic-agent.ts', ['--role', 'sink', ...agentBase(h, ip)]),
+      probe: { kind: 'http', url: `${agentUrl(ip)}/metrics` },
+      url: agentUrl(ip),
+    });
+  }
+  for (const h of spec.hosts) {
+    if (h.role !== 'traffic-source' || !wanted(h.role)) continue;
+    const ip = ctx.ip(h.name);
+    const traffic = h.traffic;
+    if (traffic === undefined || !byName.has(traffic.to)) {
+      throw new Error(
+        `host ${h.name} (traffic-source): traffic.to ${JSON.stringify(traffic?.to ?? '')} is not a host of topology ${spec.name}; allowed: traffic: {to: <host>, rateMbps: <n>}`,
+      );
+    }
+    const bulk =
+      ctx.iperf3 !== undefined
+        ? ['--bulk', 'iperf3', '--iperf3', ctx.iperf3, '--iperf3-port', String(IPERF3_PORT)]
+        : ['--bulk', 'builtin'];
+    out.push({
+      stage: 'traffic-source',
+      host: h.name,
+      role: h.role,
+      program: 'traffic-agent',
+      argv: launchArgv('topology/src/nodes/traffic-agent.ts', [
+        '--role',
+        'source',
+        ...agentBase(h, ip),
+        '--peer',
+        ctx.ip(traffic.to),
+        '--rate-mbps',
+        String(traffic.rateMbps),
+        ...bulk,
+      ]),
+      probe: { kind: 'http', url: `${agentUrl(ip)}/metrics` },
+      url: agentUrl(ip),
+    });
+  }
+
+  for (const h of spec.hosts) {
+    if (h.role !== 'prometheus' || !wanted(h.role) || ctx.prometheus === undefined) continue;
+    const ip = ctx.ip(h.name);
+    const url = `http://${ip}:${PORTS.prometheus}`;
+    out.push({
+      stage: 'prometheus',
+      host: h.name,
+      role: h.role,
+      program: 'prometheus',
+      argv: [
+        ctx.prometheus,
+        `--config.file=${join(ctx.runDir, 'prometheus.yml')}`,
+        `--storage.tsdb.path=${join(ctx.runDir, 'prometheus-data', h.name)}`,
+        `--web.listen-address=${ip}:${PORTS.prometheus}`,
+      ],
+      probe: { kind: 'http', url: `${url}/-/ready` },
+      url,
+    });
+  }
+  return out.sort((a, b) => STAGES.indexOf(a.stage) - STAGES.indexOf(b.stage));
+}
