@@ -83,7 +83,13 @@ export function seedTopology(opts: SeedOptions = {}): TopologySpec {
   intIn('clientsPerCampus', o.clientsPerCampus, 1, 10, ' (clients are fc.<campus><i>, i one digit)');
   intIn('prefixLen', o.prefixLen, 8, 23, ' (one subnet must hold 10.0.0.x and 10.0.1.x)');
   if (opts.clients !== undefined) {
-    intIn('clients', opts.clients, 1, 9 * o.clientsPerCampus, ` (at most 9 campuses of ${o.clientsPerCampus})`);
+    intIn(
+      'clients',
+      opts.clients,
+      1,
+      9 * o.clientsPerCampus,
+      ` (at most 9 campuses of ${o.clientsPerCampus})`,
+    );
     o.campuses = Math.ceil(opts.clients / o.clientsPerCampus);
   }
   const clients = opts.clients ?? o.campuses * o.clientsPerCampus;
