@@ -1,133 +1,174 @@
-// The demo at this stage: on loopback, one flower-adapter as FL server node and four as client
-// nodes (separate processes, distinct 127.0.x.y addresses, the seed's ports), one FL session
-// started through the REST API, live progress, and a summary. Everything it starts is stopped
-// at the end, also on Ctrl-C.
+// The demo (README's first command): the seed's topology scaled to this machine, brought up on
+// the netns backend as root (local otherwise), with the cloud and edge MLFOs, flower-adapters and
+// background traffic running in their hosts; the three seed intents sent through sendintent; live
+// progress per cohort; a summary table, runs/<id>/report.json and runs/<id>/accuracy.svg; then
+// everything is torn down (unless --keep). `--seed-experiment` runs the seed's own experiment.
 //
-//   npm run demo -- [--clients 4] [--rounds 5] [--model simple|complex] [--keep-logs]
+//   npm run demo -- [--cohorts 3] [--clients 12] [--rounds 5] [--backend netns|local] [--keep]
+//   npm run demo -- --seed-experiment
 
 import { mkdirSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { spawnAdapter, type StartedAdapter } from '../flower-adapter/src/spawn-adapter.ts';
-import type { SessionStatus } from '../flower-adapter/src/sessions/session.ts';
+import { defaultBackend, parseBackend } from '../topology/src/backend.ts';
+import { runExperiment, summaryTable } from '../topology/src/experiment/run-experiment.ts';
+import { seedTopology } from '../topology/src/generators/seed.ts';
 
-const { values } = parseArgs({
-  options: {
-    clients: { type: 'string', default: '4' },
-    rounds: { type: 'string', default: '5' },
-    model: { type: 'string', default: 'simple' },
-    fracfit: { type: 'string', default: '1' },
-  },
-});
-const clients = Number(values.clients);
-const rounds = Number(values.rounds);
-if (!Number.isInteger(clients) || clients < 1 || clients > 50) {
-  console.error('--clients: allowed an integer 1–50');
+const REPO = fileURLToPath(new URL('../', import.meta.url));
+const USAGE = `usage: npm run demo -- [options]
+  --cohorts N          FL cohorts (servers fed.1…N), one seed intent each (default 3)
+  --clients N          FL clients in all, split evenly over the cohorts (default 12)
+  --rounds N           FL rounds per cohort (default 5)
+  --fracfit X          fraction of a cohort's clients trained per round (default 1)
+  --backend B          netns (default as root on Linux) or local
+  --catalog FILE       operand catalog (default intents/catalog.digits.yaml: only the digits exist here)
+  --keep               leave the run up at the end (mlfo-topo status / down)
+  --seed-experiment    the seed's experiment: 5 campuses × 10 clients, cohorts [30,10,10], the three
+                       seed intents, FedAvg, fracfit 0.5, 20 rounds, 2 CPUs per FL node
+  --min-accuracy X     exit 1 when a cohort ends below this held-out accuracy (default 0)`;
+
+let values: Record<string, string | boolean | undefined>;
+try {
+  values = parseArgs({
+    options: {
+      cohorts: { type: 'string', default: '3' },
+      clients: { type: 'string', default: '12' },
+      rounds: { type: 'string', default: '5' },
+      fracfit: { type: 'string', default: '1' },
+      backend: { type: 'string' },
+      catalog: { type: 'string', default: join(REPO, 'intents/catalog.digits.yaml') },
+      keep: { type: 'boolean', default: false },
+      'seed-experiment': { type: 'boolean', default: false },
+      'min-accuracy': { type: 'string', default: '0' },
+      help: { type: 'boolean', short: 'h' },
+    },
+  }).values;
+} catch (err) {
+  console.error(`${(err as Error).message}\n${USAGE}`);
   process.exit(2);
 }
-
-const runId = `demo-${new Date().toISOString().replace(/[-:T]/g, '').slice(0, 14)}-${process.pid}`;
-const runDir = join(process.cwd(), 'runs', runId);
-mkdirSync(join(runDir, 'logs'), { recursive: true });
-const started: StartedAdapter[] = [];
-let stopping = false;
-
-async function teardown(code: number): Promise<never> {
-  if (!stopping) {
-    stopping = true;
-    await Promise.all(started.map((a) => a.stop()));
-  }
-  process.exit(code);
-}
-process.on('SIGINT', () => void teardown(130));
-process.on('SIGTERM', () => void teardown(143));
-
-async function post(url: string, fields: Record<string, string>): Promise<Record<string, unknown>> {
-  const r = await fetch(url, { method: 'POST', body: new URLSearchParams(fields) });
-  const body = (await r.json()) as Record<string, unknown>;
-  if (!r.ok) throw new Error(`POST ${url}: HTTP ${r.status}: ${JSON.stringify(body)}`);
-  return body;
+if (values.help) {
+  console.log(USAGE);
+  process.exit(0);
 }
 
-async function status(a: StartedAdapter, id: string): Promise<SessionStatus> {
-  return (await (await fetch(`${a.url}/sessions/${id}`)).json()) as SessionStatus;
-}
-
-const fmt = (n: number | undefined, d = 4) => (n === undefined ? '–' : n.toFixed(d));
-
-async function main(): Promise<void> {
-  console.log(`run ${runId}: logs in ${join('runs', runId, 'logs')}`);
-  const nodes = [{ name: 'fed.1', host: '127.0.0.101' }];
-  for (let i = 0; i < clients; i++) nodes.push({ name: `fc.${10 + i}`, host: `127.0.1.${10 + i}` });
-  process.stdout.write(`starting ${nodes.length} flower-adapter processes … `);
-  const t0 = Date.now();
-  for (const n of nodes) {
-    started.push(
-      await spawnAdapter({ host: n.host, nodeId: n.name, logFile: join(runDir, 'logs', `${n.name}.log`) }),
+function int(name: string, min: number, max: number): number {
+  const n = Number(values[name]);
+  if (!Number.isInteger(n) || n < min || n > max) {
+    console.error(
+      `--${name}: got ${JSON.stringify(values[name])}; allowed: an integer ${min}–${max}\n${USAGE}`,
     );
+    process.exit(2);
   }
-  console.log(`up in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
-  const [srv, ...clis] = started;
-  const session = `demo-${process.pid}`;
-  const serv = await post(`${srv!.url}/serv`, {
-    algo: 'fedavg',
-    fracfit: values.fracfit,
-    minfit: String(Math.max(1, Math.floor(clients * Number(values.fracfit)))),
-    minav: String(clients),
-    numround: String(rounds),
-    model: values.model,
-    source: 'handmnist',
-    session,
-  });
-  console.log(
-    `FL server ${session} listening on ${serv['address']} (FedAvg, ${rounds} rounds, model ${values.model})`,
-  );
-  await Promise.all(
-    clis.map((c, part) =>
-      post(`${c.url}/cli`, {
-        source: 'handmnist',
-        model: values.model,
-        server: String(serv['address']),
-        cohsize: String(clients),
-        part: String(part),
-        session: `${session}-c${part}`,
-      }),
-    ),
-  );
-  console.log(`${clients} FL clients started, each on 1/${clients} of the digits`);
-
-  let lastLine = '';
-  let s = await status(srv!, session);
-  const tTrain = Date.now();
-  while (!['completed', 'failed', 'stopped'].includes(s.state)) {
-    const line = `  round ${s.round}/${rounds}  clients ${s.clientsConnected}  loss ${fmt(s.loss)}  accuracy ${fmt(s.accuracy)}  [${s.state}]`;
-    if (line !== lastLine) {
-      console.log(line);
-      lastLine = line;
-    }
-    await new Promise((r) => setTimeout(r, 250));
-    s = await status(srv!, session);
-  }
-  const seconds = (Date.now() - tTrain) / 1000;
-  const clientStatus = await Promise.all(clis.map((c, part) => status(c, `${session}-c${part}`)));
-  console.log(`\nsession ${session}: ${s.state}${s.errors.length ? ` (${s.errors.at(-1)})` : ''}`);
-  console.log('round  loss     accuracy  fit ok/failed  ms');
-  for (const r of s.rounds) {
-    console.log(
-      `${String(r.round).padStart(5)}  ${fmt(r.loss).padEnd(7)}  ${fmt(r.accuracy).padEnd(8)}  ${`${r.fitResults ?? 0}/${r.fitFailures ?? 0}`.padEnd(13)}  ${r.durationMs === undefined ? '–' : Math.round(r.durationMs)}`,
-    );
-  }
-  const flBytes = s.bytes.sent + s.bytes.received;
-  console.log(
-    `final held-out accuracy ${fmt(s.accuracy)} after ${s.round} rounds in ${seconds.toFixed(1)} s; FL traffic at the server ${(flBytes / 1e6).toFixed(1)} MB`,
-  );
-  const report = { runId, session, server: s, clients: clientStatus, seconds };
-  writeFileSync(join(runDir, 'report.json'), `${JSON.stringify(report, null, 2)}\n`);
-  console.log(`report: ${join('runs', runId, 'report.json')}`);
-  await teardown(s.state === 'completed' ? 0 : 1);
+  return n;
 }
 
-main().catch(async (err: Error) => {
-  console.error(`demo failed: ${err.message}`);
-  await teardown(1);
+const seedExperiment = values['seed-experiment'] === true;
+const cohorts = seedExperiment ? 3 : int('cohorts', 1, 9);
+const clients = seedExperiment ? 50 : int('clients', cohorts, 90);
+const rounds = seedExperiment ? 20 : int('rounds', 1, 1000);
+const fracfit = seedExperiment ? 0.5 : Number(values.fracfit);
+const minAccuracy = Number(values['min-accuracy']);
+if (!(fracfit > 0 && fracfit <= 1) || !(minAccuracy >= 0 && minAccuracy <= 1)) {
+  console.error(`--fracfit must be in (0, 1] and --min-accuracy in [0, 1]\n${USAGE}`);
+  process.exit(2);
+}
+const backend = values.backend
+  ? parseBackend(String(values.backend), '--backend')
+  : (() => {
+      const d = defaultBackend();
+      console.log(`backend ${d.backend} (${d.reason})`);
+      return d.backend;
+    })();
+
+// Cohort sizes: the seed's [30,10,10] for its experiment, else as even as possible.
+const sizes = seedExperiment
+  ? [30, 10, 10]
+  : Array.from(
+      { length: cohorts },
+      (_, i) => Math.floor(clients / cohorts) + (i < clients % cohorts ? 1 : 0),
+    );
+const spec = seedTopology({
+  name: seedExperiment ? 'seed-experiment' : 'seed-demo',
+  cohorts,
+  clients,
+  cohortSizes: sizes,
 });
+
+const stamp = new Date().toISOString().replace(/[-:T]/g, '').slice(0, 14);
+const runId = `${seedExperiment ? 'seedexp' : 'demo'}-${stamp}`;
+const runDir = resolve('runs', runId);
+mkdirSync(runDir, { recursive: true });
+
+// The seed's three intents in its order, one per cohort (cycled when there are more cohorts).
+const seedIntents = seedExperiment
+  ? ['3intent.yaml', 'intent.yaml', '2intent.yaml']
+  : ['intent.yaml', '2intent.yaml', '3intent.yaml'];
+const list = (f: (i: number) => string) => `[${sizes.map((_, i) => JSON.stringify(f(i))).join(', ')}]`;
+const cohortConfig = join(runDir, 'cohorts.yaml');
+writeFileSync(
+  cohortConfig,
+  [
+    `# written by the demo for run ${runId}`,
+    'timegap: 1',
+    `cohortdistr: [${sizes.join(', ')}]`,
+    `intentdist: ${list((i) => join(REPO, 'intents', seedIntents[i % seedIntents.length] as string))}`,
+    `sameserverdist: ${list((i) => (i === 0 ? 'nor' : 'no'))}`,
+    `avgalgodist: ${list(() => 'FedAvg')}`,
+    `fracfitdist: ${list(() => String(fracfit))}`,
+    `minfitdist: ${list((i) => String(Math.max(1, Math.floor((sizes[i] ?? 1) * fracfit))))}`,
+    `minavdist: ${list((i) => String(seedExperiment ? 1 : (sizes[i] ?? 1)))}`,
+    `numrounddist: ${list(() => String(rounds))}`,
+    '',
+  ].join('\n'),
+);
+
+const abort = new AbortController();
+let interrupted = false;
+const onSignal = (sig: NodeJS.Signals) => {
+  if (interrupted) return;
+  interrupted = true;
+  console.error(`\n${sig}: stopping and tearing down run ${runId} …`);
+  abort.abort();
+};
+process.on('SIGINT', onSignal);
+process.on('SIGTERM', onSignal);
+
+console.log(
+  `run ${runId}: ${cohorts} cohorts [${sizes.join(', ')}], ${rounds} rounds, fracfit ${fracfit}; ` +
+    `catalog ${values.catalog}; logs in ${join('runs', runId, 'logs')}`,
+);
+try {
+  const report = await runExperiment({
+    backend,
+    runId,
+    runDir,
+    spec,
+    cohortConfig,
+    catalog: resolve(String(values.catalog)),
+    keep: values.keep === true,
+    signal: abort.signal,
+  });
+  console.log(`\n${summaryTable(report)}\n`);
+  const s = report.seconds;
+  console.log(
+    `network up ${s.network.toFixed(1)} s · node programs ${s.programs.toFixed(1)} s · intents to models ` +
+      `${s.training.toFixed(1)} s · total ${s.total.toFixed(1)} s`,
+  );
+  console.log(`report ${join('runs', runId, 'report.json')} · chart ${join('runs', runId, 'accuracy.svg')}`);
+  if (values.keep)
+    console.log(`the run is up: npx mlfo-topo status --run ${runId} · npx mlfo-topo down --run ${runId}`);
+  const low = report.cohorts.filter((c) => (c.finalAccuracy ?? 0) < minAccuracy);
+  if (!report.ok || low.length > 0) {
+    console.error(
+      report.ok
+        ? `cohort(s) ${low.map((c) => c.cohort).join(', ')} ended below --min-accuracy ${minAccuracy}`
+        : 'not every cohort completed (see the table)',
+    );
+    process.exitCode = 1;
+  }
+} catch (err) {
+  console.error(`demo failed: ${(err as Error).message}`);
+  process.exitCode = interrupted ? 130 : 1;
+}

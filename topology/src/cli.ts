@@ -2,7 +2,7 @@
 // under commands/ (exporting `command: Command`, see commands/command.ts) and is loaded when used,
 // so a command that needs root-only or heavy modules costs nothing to the others. To add one
 // (up, down, status, link, meter, limit, exec, pingall, iperf, clean, prometheus), write
-// commands/<name>.ts and add a row to SUBCOMMANDS.
+// commands/<name>.ts and add a row to SUBCOMMANDS. Run-level commands share run-target.ts.
 
 import type { CliIo, Command } from './commands/command.ts';
 import { UsageError } from './commands/command.ts';
@@ -10,6 +10,17 @@ import { UsageError } from './commands/command.ts';
 export const SUBCOMMANDS: Record<string, () => Promise<{ command: Command }>> = {
   generate: () => import('./commands/generate.ts'),
   validate: () => import('./commands/validate.ts'),
+  up: () => import('./commands/up.ts'),
+  down: () => import('./commands/down.ts'),
+  status: () => import('./commands/status.ts'),
+  link: () => import('./commands/link.ts'),
+  meter: () => import('./commands/meter.ts'),
+  limit: () => import('./commands/limit.ts'),
+  exec: () => import('./commands/exec.ts'),
+  pingall: () => import('./commands/pingall.ts'),
+  iperf: () => import('./commands/iperf.ts'),
+  clean: () => import('./commands/clean.ts'),
+  prometheus: () => import('./commands/prometheus.ts'),
 };
 
 const processIo: CliIo = {
@@ -46,6 +57,12 @@ export async function main(argv: string[] = process.argv.slice(2), io: CliIo = p
     }
     if (err instanceof Error && err.name === 'TopologyError') {
       io.stderr(`${err.message}\n`);
+      return 1;
+    }
+    // Operational failures (no such run, a host unknown, a tc command refused) are reported as
+    // one message; MLFO_DEBUG=1 shows the stack.
+    if (err instanceof Error && !process.env.MLFO_DEBUG) {
+      io.stderr(`mlfo-topo ${name}: ${err.message}\n`);
       return 1;
     }
     throw err;

@@ -1,0 +1,41 @@
+// mlfo-topo exec HOST -- CMD [ARGS…]: runs a command inside a host (its namespace on netns, with
+// the host's environment on local), attached to this terminal; exits with the command's code.
+
+import { spawn } from 'node:child_process';
+import { type Command, UsageError } from './command.ts';
+import { attachChosen, parse, RUN_USAGE } from './run-target.ts';
+
+export const command: Command = {
+  summary: 'run a command inside a host',
+  usage: `mlfo-topo exec [--run ID] HOST -- CMD [ARGS…]\n${RUN_USAGE}`,
+
+  async run(args, io) {
+    const dash = args.indexOf('--');
+    const own = dash < 0 ? args : args.slice(0, dash);
+    const cmd = dash < 0 ? [] : args.slice(dash + 1);
+    const { values, positionals } = parse('exec', own, {});
+    if (positionals.length === 1 && cmd.length === 0 && own.length > 1) cmd.push(...positionals.splice(1));
+    if (positionals.length !== 1 || cmd.length === 0)
+      throw new UsageError('exec: expected HOST -- CMD [ARGS…]');
+    const host = positionals[0] as string;
+    const net = await attachChosen(values);
+    const h = net.status().hosts.find((x) => x.name === host);
+    if (!h)
+      throw new Error(
+        `exec: no host ${host} in run ${net.runId} (hosts: ${net.spec.hosts.map((x) => x.name).join(', ')})`,
+      );
+    const spec = net.spec.hosts.find((x) => x.name === host);
+    const argv = h.namespace !== '' ? ['ip', 'netns', 'exec', h.namespace, ...cmd] : cmd;
+    const child = spawn(argv[0] as string, argv.slice(1), {
+      stdio: 'inherit',
+      env: { ...process.env, ...spec?.env, MLFO_HOST_NAME: host, MLFO_HOST_IP: net.ip(host) },
+    });
+    return new Promise<number>((resolve) => {
+      child.on('error', (err) => {
+        io.stderr(`exec on ${host}: ${err.message}\n`);
+        resolve(127);
+      });
+      child.on('exit', (code, signal) => resolve(code ?? (signal ? 128 : 1)));
+    });
+  },
+};
