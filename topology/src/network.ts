@@ -38,7 +38,10 @@ export interface HostProcess {
   pid: number;
   argv: string[];
   logFile: string;
-  /** resolves when the process ends (never, for a process of an attached network that ends later) */
+  /**
+   * resolves when the process ends; for a detached process, waiting on it does not keep this Node
+   * process alive (so a CLI that started it can exit)
+   */
   exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
   kill(signal?: NodeJS.Signals): void;
 }

@@ -31,14 +31,11 @@ after(() => {
 });
 
 function cli(...args: string[]): { code: number; out: string; err: string } {
-  const r = spawnSync(
-    process.execPath,
-    [CLI, ...args, ...(args[0] === 'generate' ? [] : ['--runs-dir', runsDir])],
-    {
-      encoding: 'utf8',
-      timeout: 240_000,
-    },
-  );
+  const r = spawnSync(process.execPath, [CLI, ...args], {
+    encoding: 'utf8',
+    timeout: 240_000,
+    env: { ...process.env, MLFO_RUNS_DIR: runsDir },
+  });
   return { code: r.status ?? -1, out: r.stdout, err: r.stderr };
 }
 
@@ -119,6 +116,7 @@ test('seed topology, 5 cohorts / 50 clients: up, pingall, iperf over 100 Mbit/s,
     assert.deepEqual(netnsLeftovers(runId), []);
     assert.equal(cli('status').code, 1, 'no run is up any more');
   } finally {
+    cli('clean', '--run', runIds.at(-1) ?? '');
     rmSync(dir, { recursive: true, force: true });
   }
 });
@@ -159,6 +157,7 @@ test('up runs the node programs by role, status shows them healthy, down ends th
     assert.equal(cli('down', '--run', runId).code, 0);
     assert.deepEqual(netnsLeftovers(runId, pids), []);
   } finally {
+    cli('clean', '--run', runIds.at(-1) ?? '');
     rmSync(dir, { recursive: true, force: true });
   }
 });
@@ -221,7 +220,7 @@ test('usage and run-selection errors are clear', () => {
   const none = cli('status', '--run', 'nosuchrun');
   assert.equal(none.code, 1);
   assert.match(none.err, /no run nosuchrun in /);
-  const bad = cli('limit', 'h1', '--cpus', '-1');
+  const bad = cli('limit', 'h1', '--cpus', '0');
   assert.equal(bad.code, 2);
-  assert.match(bad.err, /--cpus: got "-1"; allowed: a number in \[0\.01, 1024\] or none/);
+  assert.match(bad.err, /--cpus: got "0"; allowed: a number in \[0\.01, 1024\] or none/);
 });

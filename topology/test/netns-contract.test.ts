@@ -200,7 +200,13 @@ test('kill() of a detached process ends its process group', { skip, timeout: 60_
     });
     assert.ok(alive(sleeper));
     proc.kill();
-    assert.equal((await proc.exited).signal, 'SIGTERM');
+    // a detached process's `exited` does not hold the event loop open: the test holds it
+    const hold = setInterval(() => undefined, 1000);
+    try {
+      assert.equal((await proc.exited).signal, 'SIGTERM');
+    } finally {
+      clearInterval(hold);
+    }
     await waitFor('the child to end', async () => (alive(sleeper) ? undefined : true), 5000);
     await net.stop();
     assert.deepEqual(leftovers(runId, [proc.pid, sleeper]), []);

@@ -141,11 +141,27 @@ export function cpuUsageSeconds(l: CgroupLayout, runId: string, host: string): n
 
 /** Removes a cgroup directory tree bottom-up; retries briefly while exiting processes leave it. */
 export async function removeCgroupTree(dir: string): Promise<void> {
-  if (!existsSync(dir)) return;
   const { readdirSync, statSync } = await import('node:fs');
-  for (const name of readdirSync(dir)) {
+  // Another teardown of the same run (a second stop(), a clean) may remove the tree meanwhile:
+  // what is already gone counts as removed.
+  const gone = (err: unknown) => (err as NodeJS.ErrnoException).code === 'ENOENT';
+  let names: string[];
+  try {
+    names = readdirSync(dir);
+  } catch (err) {
+    if (gone(err)) return;
+    throw err;
+  }
+  for (const name of names) {
     const p = join(dir, name);
-    if (statSync(p).isDirectory()) await removeCgroupTree(p);
+    let isDir: boolean;
+    try {
+      isDir = statSync(p).isDirectory();
+    } catch (err) {
+      if (gone(err)) continue;
+      throw err;
+    }
+    if (isDir) await removeCgroupTree(p);
   }
   for (let attempt = 0; ; attempt++) {
     try {

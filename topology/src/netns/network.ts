@@ -463,27 +463,6 @@ export async function attachNetwork(runDir: string): Promise<EmulatedNetwork> {
   return new NetnsNetwork(spec, plan, state, runDir, detectCgroups(), state.netem ?? false);
 }
 
-/**
- * The `exited` promise of a process. A detached child is unref'd so that this Node process may
- * end before it; whoever waits for its exit (then/await/catch) refs it again, so the wait holds.
- */
-class RefOnWait<T> extends Promise<T> {
-  static override get [Symbol.species](): PromiseConstructor {
-    return Promise;
-  }
-  onWait: (() => void) | undefined;
-  // biome-ignore lint/suspicious/noThenProperty: a Promise subclass; waiting on it must go through then
-  override then<R1 = T, R2 = never>(
-    onfulfilled?: ((value: T) => R1 | PromiseLike<R1>) | null,
-    onrejected?: ((reason: unknown) => R2 | PromiseLike<R2>) | null,
-  ): Promise<R1 | R2> {
-    const wait = this.onWait;
-    this.onWait = undefined;
-    wait?.();
-    return super.then(onfulfilled, onrejected);
-  }
-}
-
 class NetnsNetwork implements EmulatedNetwork {
   readonly backend = 'netns' as const;
   readonly runId: string;
@@ -579,14 +558,13 @@ class NetnsNetwork implements EmulatedNetwork {
     if (pid === undefined) throw new Error(`exec on ${host}: could not start ${argv.join(' ')}`);
     if (detached) child.unref();
     this.children.add(child);
-    const exited = new RefOnWait<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => {
+    const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => {
       child.on('exit', (code, signal) => {
         this.children.delete(child);
         resolve({ code, signal });
       });
       child.on('error', () => resolve({ code: null, signal: null }));
     });
-    if (detached) exited.onWait = () => child.ref();
     const record = {
       host,
       pid,
