@@ -26,6 +26,7 @@ const USAGE = `usage: npm run demo -- [options]
   --keep               leave the run up at the end (mlfo-topo status / down)
   --seed-experiment    the seed's experiment: 5 campuses × 10 clients, cohorts [30,10,10], the three
                        seed intents, FedAvg, fracfit 0.5, 20 rounds, 2 CPUs per FL node
+  --base-net A.B       first two octets of the topology's addresses (default 10.0, the seed's)
   --min-accuracy X     exit 1 when a cohort ends below this held-out accuracy (default 0)`;
 
 let values: Record<string, string | boolean | undefined>;
@@ -41,6 +42,7 @@ try {
       keep: { type: 'boolean', default: false },
       'seed-experiment': { type: 'boolean', default: false },
       'min-accuracy': { type: 'string', default: '0' },
+      'base-net': { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
   }).values;
@@ -94,6 +96,7 @@ const spec = seedTopology({
   cohorts,
   clients,
   cohortSizes: sizes,
+  ...(values['base-net'] !== undefined ? { baseNet: String(values['base-net']) } : {}),
 });
 
 const stamp = new Date().toISOString().replace(/[-:T]/g, '').slice(0, 14);

@@ -124,6 +124,28 @@ describe('seedTopology', () => {
     assert.throws(() => seedTopology({ clients: 91 }), /clients: got 91; allowed: an integer 1–90/);
   });
 
+  it('moves every address to another base network when asked, keeping the seed layout', () => {
+    const spec = seedTopology({ clients: 3, baseNet: '10.42' });
+    assert.deepEqual(
+      spec.hosts.map((h) => h.ip.split('/')[0]),
+      [
+        '10.42.0.100',
+        '10.42.0.1',
+        '10.42.0.2',
+        '10.42.0.101',
+        '10.42.0.102',
+        '10.42.0.103',
+        '10.42.1.1',
+        '10.42.1.2',
+        '10.42.1.10',
+        '10.42.1.11',
+        '10.42.1.12',
+      ],
+    );
+    assert.equal(mlfoInventoryFromSpec(spec).clientNet, '10.42.1');
+    assert.throws(() => seedTopology({ baseNet: '127.1' }), /baseNet: got "127\.1"; allowed: "A\.B"/);
+  });
+
   it('refuses sizes its naming cannot express, naming the option and what is allowed', () => {
     assert.throws(
       () => seedTopology({ campuses: 10, clientsPerCampus: 11 }),

@@ -28,6 +28,7 @@ export const command: Command = {
   --edge-publish-port P     where mo.1's :8000 is published (default ${d.edgePublishPort})
   --prefix-len N            subnet of all hosts, 8–23 (default ${d.prefixLen})
   --name NAME               topology name (default ${d.name})
+  --base-net A.B            first two octets of every address (default 10.0), to run two side by side
 mlfo-topo generate linear|star N [--bandwidth-mbps X] [--delay-ms X] [--fl] [--name NAME] [-o FILE]
   N hosts h1…hN; linear: one switch per host in a chain; star: all on switch s1;
   --fl makes h1 an fl-server and the others fl-clients`,
@@ -52,6 +53,7 @@ mlfo-topo generate linear|star N [--bandwidth-mbps X] [--delay-ms X] [--fl] [--n
         'edge-publish-port': { type: 'string' },
         'prefix-len': { type: 'string' },
         name: { type: 'string' },
+        'base-net': { type: 'string' },
         output: { type: 'string', short: 'o' },
       });
       output = values.output as string | undefined;
@@ -76,6 +78,7 @@ mlfo-topo generate linear|star N [--bandwidth-mbps X] [--delay-ms X] [--fl] [--n
         edgePublishPort: n('edge-publish-port'),
         prefixLen: n('prefix-len'),
         name: values.name as string | undefined,
+        baseNet: values['base-net'] as string | undefined,
       });
     } else if (kind === 'linear' || kind === 'star') {
       const { values, positionals } = parse(

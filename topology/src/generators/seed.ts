@@ -53,6 +53,11 @@ export interface SeedOptions {
   cohortSizes?: number[];
   /** default "seed" */
   name?: string;
+  /**
+   * the first two octets of every address, "A.B" (default "10.0", the seed's): another base lets
+   * two runs of the seed topology share one machine (their subnets must not overlap)
+   */
+  baseNet?: string;
 }
 
 export const SEED_DEFAULTS = {
@@ -103,6 +108,20 @@ export function seedTopology(opts: SeedOptions = {}): TopologySpec {
       });
     }
   }
+  const base = opts.baseNet ?? '10.0';
+  const octets = /^(\d{1,3})\.(\d{1,3})$/.exec(base);
+  if (
+    !octets ||
+    Number(octets[1]) < 1 ||
+    Number(octets[1]) > 223 ||
+    Number(octets[1]) === 127 ||
+    Number(octets[2]) > 255
+  ) {
+    problems.push({
+      path: 'baseNet',
+      message: `got ${JSON.stringify(base)}; allowed: "A.B" with A 1–223 (not 127) and B 0–255, e.g. "10.0"`,
+    });
+  }
   if (problems.length > 0) throw new TopologyError(problems, 'seed generator');
 
   const ip = (a: string) => `${a}/${o.prefixLen}`;
@@ -111,24 +130,24 @@ export function seedTopology(opts: SeedOptions = {}): TopologySpec {
   b.addSwitch('aggsw10').addSwitch('satsw11').addSwitch('swEdge12');
   for (let s = 1; s <= o.campuses; s++) b.addSwitch(`swCampus${s}`);
 
-  b.addHost('prom.0', { ip: ip('10.0.0.100'), role: 'prometheus' });
-  b.addHost('cloud.0', { ip: ip('10.0.0.1'), role: 'mlfo-cloud' });
-  b.addHost('appserv.0', { ip: ip('10.0.0.2'), role: 'traffic-sink' });
+  b.addHost('prom.0', { ip: ip(`${base}.0.100`), role: 'prometheus' });
+  b.addHost('cloud.0', { ip: ip(`${base}.0.1`), role: 'mlfo-cloud' });
+  b.addHost('appserv.0', { ip: ip(`${base}.0.2`), role: 'traffic-sink' });
   for (const h of ['prom.0', 'cloud.0', 'appserv.0']) b.addLink(h, 'aggsw10', bw);
   for (let n = 1; n <= o.cohorts; n++) {
-    b.addHost(`fed.${n}`, { ip: ip(`10.0.0.${100 + n}`), role: 'fl-server', cohort: n, cpus: o.flCpus });
+    b.addHost(`fed.${n}`, { ip: ip(`${base}.0.${100 + n}`), role: 'fl-server', cohort: n, cpus: o.flCpus });
     b.addLink(`fed.${n}`, 'aggsw10', bw);
   }
   b.addLink('satsw11', 'aggsw10', o.delays ? { ...bw, delayMs: o.satDelayMs } : bw);
   b.addLink('swEdge12', 'satsw11', o.delays ? { ...bw, delayMs: o.edgeDelayMs } : bw);
   b.addHost('mo.1', {
-    ip: ip('10.0.1.1'),
+    ip: ip(`${base}.1.1`),
     role: 'mlfo-edge',
     parent: 'cloud.0',
     publish: { '8000': o.edgePublishPort },
   });
   b.addHost('app.1', {
-    ip: ip('10.0.1.2'),
+    ip: ip(`${base}.1.2`),
     role: 'traffic-source',
     traffic: { to: 'appserv.0', rateMbps: o.trafficMbps },
   });
@@ -139,7 +158,7 @@ export function seedTopology(opts: SeedOptions = {}): TopologySpec {
     for (let i = 0; i < o.clientsPerCampus && k < clients; i++) {
       const name = `fc.${s}${i}`;
       const cohort = cohortOf(k++, sizes);
-      b.addHost(name, { ip: ip(`10.0.1.${s}${i}`), role: 'fl-client', cpus: o.flCpus, cohort });
+      b.addHost(name, { ip: ip(`${base}.1.${s}${i}`), role: 'fl-client', cpus: o.flCpus, cohort });
       b.addLink(name, `swCampus${s}`, bw);
     }
   }
