@@ -7,7 +7,9 @@ cd "$(dirname "$0")/.."
 # apt packages the tests and the demo use; grows with the topology and monitoring issues.
 # prometheus (2.42 on Debian 12; also promtool) checks the generated configs and the dashboard's
 # queries; docker-compose (1.29) validates docker-compose.yml with `docker-compose config`, no
-# Docker engine needed. Where systemd runs, installing prometheus also starts its service on :9090.
+# Docker engine needed. Where systemd runs, installing prometheus also starts a system-wide service
+# on *:9090; MLFO runs its own Prometheus per topology, so setup stops the service it just installed
+# (a wildcard listener on :9090 would take that port from every local-backend host).
 APT_PACKAGES=(ca-certificates redis-server iproute2 iperf3 iputils-ping prometheus docker-compose)
 
 missing=()
@@ -19,6 +21,10 @@ if [ "${#missing[@]}" -gt 0 ]; then
     echo "setup: installing apt packages: ${missing[*]}"
     apt-get update -qq
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}"
+    if [[ " ${missing[*]} " == *" prometheus "* ]] && [ -d /run/systemd/system ]; then
+      echo "setup: stopping and disabling the prometheus system service this setup just installed"
+      systemctl disable --now prometheus >/dev/null 2>&1 || true
+    fi
   else
     echo "setup: missing apt packages (run as root, or install them): ${missing[*]}" >&2
   fi
