@@ -120,7 +120,8 @@ writeFileSync(
     `sameserverdist: ${list((i) => (i === 0 ? 'nor' : 'no'))}`,
     `avgalgodist: ${list(() => 'FedAvg')}`,
     `fracfitdist: ${list(() => String(fracfit))}`,
-    `minfitdist: ${list((i) => String(Math.max(1, Math.floor((sizes[i] ?? 1) * fracfit))))}`,
+    // the seed experiment's own settings (intents/cohorts/seed.yaml): minfit 1, minav 1
+    `minfitdist: ${list((i) => String(seedExperiment ? 1 : Math.max(1, Math.floor((sizes[i] ?? 1) * fracfit))))}`,
     `minavdist: ${list((i) => String(seedExperiment ? 1 : (sizes[i] ?? 1)))}`,
     `numrounddist: ${list(() => String(rounds))}`,
     '',
