@@ -1,6 +1,7 @@
-// The Grafana dashboard and provisioning files: structure (unique ids, datasource references that
-// resolve to the provisioned uid, targets with expressions, template variables defined and usable
-// as All = `.*`, a layout without overlaps), the seed's panels and the intent pipeline panels by
+// The Grafana dashboard and provisioning files: structure (support/dashboard.ts structureProblems:
+// unique ids, datasource references that resolve to the provisioned uid, targets with expressions,
+// template variables defined and usable as All = `.*`, a layout without overlaps; and that the check
+// finds each kind of problem), the seed's panels and the intent pipeline panels by
 // title, every metric it reads documented in monitoring/README.md and every documented flower-
 // adapter / MLFO / traffic-agent metric really registered by that service's code, and every
 // expression accepted by the real promtool (PromQL parser and type checks).
@@ -20,11 +21,12 @@ import {
   GRAFANA,
   loadDashboard,
   metricNames,
+  type Panel,
   provisionedDatasource,
   queries,
   ROOT,
+  structureProblems,
   substituteAll,
-  variablesIn,
 } from './support/dashboard.ts';
 import { promtool, promtoolSkip } from './support/prometheus.ts';
 
@@ -53,47 +55,36 @@ const PIPELINE_PANELS = [
 ];
 
 describe('dashboard mlfo-fl.json', () => {
-  const panels = allPanels(dashboard);
-  const visible = panels.filter((p) => p.type !== 'row');
-  const variables = dashboard.templating?.list ?? [];
+  const visible = allPanels(dashboard).filter((p) => p.type !== 'row');
 
-  it('has a uid, a title and a Grafana 10 schema', () => {
-    assert.equal(dashboard.uid, 'mlfo-fl');
-    assert.ok(dashboard.title);
-    assert.ok((dashboard.schemaVersion ?? 0) >= 36, `schemaVersion ${dashboard.schemaVersion}`);
-  });
-
-  it('panel ids are unique positive integers', () => {
-    const ids = panels.map((p) => p.id);
-    assert.ok(
-      ids.every((id) => Number.isInteger(id) && (id as number) > 0),
-      JSON.stringify(ids),
-    );
-    assert.equal(new Set(ids).size, ids.length, `duplicate ids in ${JSON.stringify(ids)}`);
-  });
-
-  it('every panel and target refers to the provisioned Prometheus datasource by uid', () => {
+  it('has no structural problem: ids, datasource by the provisioned uid, targets, variables, layout', () => {
     assert.equal(ds.type, 'prometheus');
-    for (const p of visible) {
-      assert.deepEqual(p.datasource, { type: 'prometheus', uid: ds.uid }, `panel "${p.title}"`);
-      for (const t of p.targets ?? []) {
-        if (t.datasource !== undefined)
-          assert.deepEqual(t.datasource, p.datasource, `panel "${p.title}" ${t.refId}`);
-      }
-    }
-    for (const v of variables)
-      assert.deepEqual(v.datasource, { type: 'prometheus', uid: ds.uid }, `variable ${v.name}`);
+    assert.deepEqual(structureProblems(dashboard, ds), []);
   });
 
-  it('every panel has targets with an expression and distinct refIds', () => {
-    for (const p of visible) {
-      const targets = p.targets ?? [];
-      assert.ok(targets.length > 0, `panel "${p.title}" has no targets`);
-      for (const t of targets)
-        assert.ok((t.expr ?? '').trim().length > 0, `panel "${p.title}" ${t.refId}: empty expr`);
-      const refs = targets.map((t) => t.refId);
-      assert.equal(new Set(refs).size, refs.length, `panel "${p.title}" refIds ${JSON.stringify(refs)}`);
-    }
+  it('the structure check finds each kind of problem in a damaged copy', () => {
+    const broken = structuredClone(dashboard);
+    const flat = allPanels(broken).filter((p) => p.type !== 'row');
+    const [a, b, c] = flat as [Panel, Panel, Panel];
+    a.datasource = { type: 'prometheus', uid: 'elsewhere' };
+    b.id = a.id;
+    c.targets = [{ refId: 'A', expr: 'up{host="$nosuch"}' }];
+    b.gridPos = { ...a.gridPos! };
+    broken.templating!.list![0]!.allValue = '';
+    const problems = structureProblems(broken, ds);
+    const expect = [
+      `panel "${a.title}": datasource {"type":"prometheus","uid":"elsewhere"}`,
+      `panel id ${a.id} is used more than once`,
+      `panel "${c.title}" uses undefined $nosuch`,
+      `panel "${c.title}": host="$nosuch"; a variable goes alone into a =~ matcher`,
+      `panels "${a.title}" and "${b.title}" overlap`,
+      'variable cohort: All must be offered as .*',
+    ];
+    for (const e of expect)
+      assert.ok(
+        problems.some((p) => p.startsWith(e)),
+        `"${e}" not among:\n${problems.join('\n')}`,
+      );
   });
 
   it('the seed’s panels and the intent pipeline panels are there, by title', () => {
@@ -107,49 +98,6 @@ describe('dashboard mlfo-fl.json', () => {
       [],
       'titles are unique',
     );
-  });
-
-  it('every $variable used is defined; every variable is used; All = .* in a =~ matcher', () => {
-    const defined = variables.map((v) => v.name);
-    assert.deepEqual([...defined].sort(), ['cohort', 'host', 'server', 'session']);
-    const used = new Set<string>();
-    for (const q of queries(dashboard)) {
-      for (const name of variablesIn(q.expr)) {
-        used.add(name);
-        assert.ok(defined.includes(name), `panel "${q.panel.title}" uses undefined $${name}: ${q.expr}`);
-      }
-      // a variable stands only as a regex matcher value, where a multi-value (a|b) or .* works
-      for (const m of q.expr.matchAll(/(\w+)\s*(=~|!~|!=|=)\s*"([^"]*\$[^"]*)"/g)) {
-        assert.equal(m[2], '=~', `panel "${q.panel.title}": ${m[0]} (use =~ with a variable)`);
-        assert.match(m[3] as string, /^\$\w+$/, `panel "${q.panel.title}": ${m[0]}`);
-      }
-    }
-    for (const v of variables) {
-      assert.ok(used.has(v.name as string), `variable ${v.name} is never used`);
-      assert.equal(v.type, 'query');
-      assert.equal(v.includeAll, true, `variable ${v.name} includeAll`);
-      assert.equal(v.allValue, '.*', `variable ${v.name} allValue`);
-      const query = typeof v.query === 'string' ? v.query : v.query?.query;
-      assert.match(query ?? '', /^label_values\(.+, \w+\)$/, `variable ${v.name} query`);
-    }
-  });
-
-  it('the layout is 24 columns wide and no two panels overlap', () => {
-    const boxes = panels.map((p) => ({ title: p.title, ...p.gridPos! }));
-    for (const b of boxes) {
-      assert.ok(
-        b.x >= 0 && b.w > 0 && b.x + b.w <= 24 && b.h > 0 && b.y >= 0,
-        `panel "${b.title}" ${JSON.stringify(b)}`,
-      );
-    }
-    for (let i = 0; i < boxes.length; i++) {
-      for (let j = i + 1; j < boxes.length; j++) {
-        const a = boxes[i]!;
-        const b = boxes[j]!;
-        const overlap = a.x < b.x + b.w && b.x < a.x + a.w && a.y < b.y + b.h && b.y < a.y + a.h;
-        assert.ok(!overlap, `panels "${a.title}" and "${b.title}" overlap`);
-      }
-    }
   });
 });
 
@@ -237,9 +185,24 @@ describe('metrics: dashboard ↔ README ↔ code', () => {
     assert.deepEqual([...(await registered(m.registry))].sort(), [...docs.get('MLFO')!].sort());
   });
 
-  it('every documented traffic-agent metric is registered by the agent', async () => {
+  it('the traffic agent registers exactly the documented metrics', async () => {
     const have = await registered(new AgentMetrics('app.1').registry);
-    for (const name of docs.get('traffic')!) assert.ok(have.has(name), `traffic agent lacks ${name}`);
+    assert.deepEqual([...have].sort(), [...docs.get('traffic')!].sort());
+  });
+
+  it('every exporter names its interface counters node_network_*, as the dashboard reads them', async () => {
+    const net = (names: Set<string>) => [...names].filter((n) => /network/.test(n)).sort();
+    const adapter = net(await registered(new AdapterMetrics('n', () => []).registry));
+    assert.deepEqual(adapter, [
+      'node_network_receive_bytes_total',
+      'node_network_receive_packets_total',
+      'node_network_transmit_bytes_total',
+      'node_network_transmit_packets_total',
+    ]);
+    assert.deepEqual(net(await registered(new MlfoMetrics('cloud').registry)), adapter);
+    assert.deepEqual(net(await registered(new AgentMetrics('app.1').registry)), adapter);
+    const read = queries(dashboard).flatMap((q) => metricNames(q.expr).filter((n) => /network/.test(n)));
+    for (const n of read) assert.ok(adapter.includes(n), `the dashboard reads ${n}`);
   });
 });
 

@@ -257,7 +257,7 @@ describe('the traffic agent (real processes on a loopback address)', () => {
       seconds;
     assert.ok(rateMbps > 16 * 0.8 && rateMbps < 16 * 1.2, `bulk ${rateMbps.toFixed(2)} Mbit/s, paced at 16`);
     assert.ok(sample(s1, 'mlfo_app_bytes_received_total', { flow: 'echo' }) > 0);
-    assert.ok(sample(s1, 'mlfo_host_network_receive_bytes_total', { device: 'lo' }) > 0);
+    assert.ok(sample(s1, 'node_network_receive_bytes_total', { device: 'lo' }) > 0);
     assert.match(s1, /# HELP mlfo_app_request_duration_seconds .+/);
 
     await stopChild(sink);
@@ -565,8 +565,8 @@ for (const backend of ['netns', 'local'] as const) {
       const b1 = await metrics(sink);
       const count = (t: string) => sample(t, 'mlfo_app_request_duration_seconds_count');
       assert.ok(count(a1) > count(a0) && count(a0) > 0, `latency observations ${count(a0)} → ${count(a1)}`);
-      const txSrc = (t: string) => sample(t, 'mlfo_host_network_transmit_bytes_total');
-      const rxSink = (t: string) => sample(t, 'mlfo_host_network_receive_bytes_total');
+      const txSrc = (t: string) => sample(t, 'node_network_transmit_bytes_total');
+      const rxSink = (t: string) => sample(t, 'node_network_receive_bytes_total');
       const seconds = 2.5;
       const srcMbps = ((txSrc(a1) - txSrc(a0)) * 8) / 1e6 / seconds;
       assert.ok(srcMbps > 5, `the source sent ${srcMbps.toFixed(1)} Mbit/s (bulk flow at 20)`);

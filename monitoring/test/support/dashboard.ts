@@ -1,6 +1,8 @@
 // Test support: the dashboard JSON and the provisioned datasource read from monitoring/grafana/,
-// the panels flattened (rows included), every query with its panel, and the template-variable
-// substitution a check against Prometheus uses ($var and ${var…} → `.*`).
+// the panels flattened (rows included), every query with its panel, the template-variable
+// substitution a check against Prometheus uses ($var and ${var…} → `.*`), and the structural
+// check of a dashboard (panels, datasource references, template variables, layout) that both the
+// static test and the live netns test run.
 
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -144,4 +146,105 @@ export function metricNames(expr: string): string[] {
 /** A histogram's series name → the histogram's name. */
 export function baseMetric(name: string): string {
   return name.replace(/_(bucket|sum|count)$/, '');
+}
+
+/** The template variables the dashboard defines, and nothing else. */
+export const VARIABLES = ['cohort', 'host', 'server', 'session'] as const;
+
+/**
+ * Every structural problem of a dashboard, one line each naming the panel or variable ([] when
+ * none): uid, title and a Grafana 10 schema; panel ids unique positive integers; every panel,
+ * target and variable on the datasource `ds` by uid; every visible panel with targets that have
+ * an expression and distinct refIds; the variables exactly VARIABLES, each used, each a
+ * multi-valued label_values query with All = `.*`, used only as the value of a `=~` matcher; a
+ * 24-column layout without overlaps.
+ */
+export function structureProblems(d: Dashboard, ds: { uid: string; type: string }): string[] {
+  const out: string[] = [];
+  const panels = allPanels(d);
+  const visible = panels.filter((p) => p.type !== 'row');
+  const variables = d.templating?.list ?? [];
+  const same = (a: unknown, b: unknown) => JSON.stringify(a) === JSON.stringify(b);
+  const dsRef = { type: ds.type, uid: ds.uid };
+
+  if (d.uid !== 'mlfo-fl') out.push(`dashboard uid ${JSON.stringify(d.uid)}; expected "mlfo-fl"`);
+  if (!d.title) out.push('dashboard has no title');
+  if ((d.schemaVersion ?? 0) < 36) out.push(`schemaVersion ${d.schemaVersion}; Grafana 10 needs ≥ 36`);
+
+  const ids = panels.map((p) => p.id);
+  for (const p of panels)
+    if (!Number.isInteger(p.id) || (p.id as number) <= 0)
+      out.push(`panel "${p.title}": id ${JSON.stringify(p.id)} is not a positive integer`);
+  for (const id of new Set(ids))
+    if (ids.filter((x) => x === id).length > 1) out.push(`panel id ${id} is used more than once`);
+
+  for (const p of visible) {
+    if (!same(p.datasource, dsRef))
+      out.push(
+        `panel "${p.title}": datasource ${JSON.stringify(p.datasource)}; expected ${JSON.stringify(dsRef)}`,
+      );
+    const targets = p.targets ?? [];
+    if (targets.length === 0) out.push(`panel "${p.title}" has no targets`);
+    for (const t of targets) {
+      if (t.datasource !== undefined && !same(t.datasource, dsRef))
+        out.push(`panel "${p.title}" ${t.refId}: datasource ${JSON.stringify(t.datasource)}`);
+      if ((t.expr ?? '').trim() === '') out.push(`panel "${p.title}" ${t.refId}: empty expr`);
+    }
+    const refs = targets.map((t) => t.refId);
+    if (new Set(refs).size !== refs.length)
+      out.push(`panel "${p.title}": refIds ${JSON.stringify(refs)} repeat`);
+  }
+
+  const defined = variables.map((v) => v.name ?? '');
+  if (!same([...defined].sort(), [...VARIABLES]))
+    out.push(`variables ${JSON.stringify(defined)}; expected ${JSON.stringify(VARIABLES)}`);
+  const used = new Set<string>();
+  for (const q of queries(d)) {
+    for (const name of variablesIn(q.expr)) {
+      used.add(name);
+      if (!defined.includes(name)) out.push(`panel "${q.panel.title}" uses undefined $${name}: ${q.expr}`);
+    }
+    // a variable stands only as a regex matcher value, where a multi-value (a|b) or .* works
+    for (const m of q.expr.matchAll(/(\w+)\s*(=~|!~|!=|=)\s*"([^"]*\$[^"]*)"/g)) {
+      if (m[2] !== '=~' || !/^\$\w+$/.test(m[3] as string))
+        out.push(`panel "${q.panel.title}": ${m[0]}; a variable goes alone into a =~ matcher`);
+    }
+  }
+  for (const v of variables) {
+    const name = `variable ${v.name}`;
+    if (!used.has(v.name ?? '')) out.push(`${name} is never used`);
+    if (!same(v.datasource, dsRef)) out.push(`${name}: datasource ${JSON.stringify(v.datasource)}`);
+    if (v.type !== 'query') out.push(`${name}: type ${v.type}; expected query`);
+    if (v.includeAll !== true || v.allValue !== '.*') out.push(`${name}: All must be offered as .*`);
+    if (v.multi !== true) out.push(`${name}: not multi-valued`);
+    if (!/^label_values\(.+, \w+\)$/.test(variableQuery(v)))
+      out.push(
+        `${name}: query ${JSON.stringify(variableQuery(v))}; expected label_values(<selector>, <label>)`,
+      );
+  }
+
+  const boxes = panels.map((p) => ({ title: p.title, ...(p.gridPos ?? { x: -1, y: -1, w: 0, h: 0 }) }));
+  for (const b of boxes)
+    if (!(b.x >= 0 && b.w > 0 && b.x + b.w <= 24 && b.h > 0 && b.y >= 0))
+      out.push(`panel "${b.title}": gridPos ${JSON.stringify(b)} outside 24 columns`);
+  for (let i = 0; i < boxes.length; i++) {
+    for (let j = i + 1; j < boxes.length; j++) {
+      const a = boxes[i] as (typeof boxes)[number];
+      const b = boxes[j] as (typeof boxes)[number];
+      if (a.x < b.x + b.w && b.x < a.x + a.w && a.y < b.y + b.h && b.y < a.y + a.h)
+        out.push(`panels "${a.title}" and "${b.title}" overlap`);
+    }
+  }
+  return out;
+}
+
+/** A variable's query text (Grafana stores it as a string or as {query}). */
+export function variableQuery(v: Variable): string {
+  return (typeof v.query === 'string' ? v.query : v.query?.query) ?? '';
+}
+
+/** label_values(<selector>, <label>) split into its selector and label; undefined otherwise. */
+export function labelValuesQuery(text: string): { selector: string; label: string } | undefined {
+  const m = /^label_values\((.+), (\w+)\)$/.exec(text);
+  return m === null ? undefined : { selector: m[1] as string, label: m[2] as string };
 }

@@ -1,13 +1,9 @@
-// Test support: Debian's promtool and a real Prometheus server started for one test on a free
-// loopback port with its own data directory, queried over its HTTP API and stopped (that process
-// only, then its directory removed). Tests that need them skip with the reason when the binaries
-// are missing (scripts/setup.sh installs the `prometheus` package as root).
+// Test support: Debian's promtool and prometheus binaries (tests that need them skip with the
+// reason when they are missing; scripts/setup.sh installs the `prometheus` package as root), and
+// queries to a running Prometheus over its HTTP API: instant, range (as a Grafana panel makes
+// them) and series.
 
-import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { spawnSync } from 'node:child_process';
 
 function which(cmd: string): string | undefined {
   const r = spawnSync('sh', ['-c', `command -v ${cmd}`], { encoding: 'utf8' });
@@ -27,17 +23,6 @@ export function promtool(...args: string[]): { code: number; output: string } {
   return { code: r.status ?? -1, output: `${r.stdout}${r.stderr}` };
 }
 
-export async function freePort(host = '127.0.0.1'): Promise<number> {
-  const srv = createServer();
-  await new Promise<void>((ok, fail) => {
-    srv.once('error', fail);
-    srv.listen(0, host, ok);
-  });
-  const port = (srv.address() as { port: number }).port;
-  await new Promise((r) => srv.close(r));
-  return port;
-}
-
 export interface QueryResult {
   status: string;
   error?: string;
@@ -45,79 +30,63 @@ export interface QueryResult {
   data?: { resultType: string; result: Array<{ metric: Record<string, string>; value: [number, string] }> };
 }
 
-export interface StartedPrometheus {
-  url: string;
-  dir: string;
-  query(expr: string): Promise<QueryResult>;
-  stop(): Promise<void>;
+export interface RangeResult {
+  status: string;
+  error?: string;
+  errorType?: string;
+  data?: {
+    resultType: string;
+    result: Array<{ metric: Record<string, string>; values: Array<[number, string]> }>;
+  };
 }
 
-/** Starts Prometheus with `configYaml` on `listen` (default a free 127.0.0.1 port); resolves once /-/ready answers 200. */
-export async function startPrometheus(
-  configYaml: string,
-  opts: { listen?: string; readyTimeoutMs?: number } = {},
-): Promise<StartedPrometheus> {
-  const readyTimeoutMs = opts.readyTimeoutMs ?? 20_000;
-  const dir = mkdtempSync(join(tmpdir(), 'mlfo-prom-test-'));
-  const config = join(dir, 'prometheus.yml');
-  writeFileSync(config, configYaml);
-  const listen = opts.listen ?? `127.0.0.1:${await freePort()}`;
-  const url = `http://${listen}`;
-  const child: ChildProcess = spawn(
-    PROMETHEUS ?? 'prometheus',
-    [
-      `--config.file=${config}`,
-      `--storage.tsdb.path=${join(dir, 'data')}`,
-      `--web.listen-address=${listen}`,
-      '--log.level=warn',
-    ],
-    { stdio: ['ignore', 'ignore', 'pipe'] },
-  );
-  let stderr = '';
-  child.stderr?.on('data', (d: Buffer) => {
-    stderr = (stderr + d.toString()).slice(-4000);
+async function api<T>(url: string, path: string, params: Record<string, string>): Promise<T> {
+  const r = await fetch(`${url}/api/v1/${path}`, {
+    method: 'POST',
+    body: new URLSearchParams(params),
+    signal: AbortSignal.timeout(10_000),
   });
-  const exited = new Promise<void>((r) => child.once('exit', () => r()));
-  let gone = false;
-  void exited.then(() => {
-    gone = true;
+  return (await r.json()) as T;
+}
+
+/** An instant query, now, against the Prometheus at `url` (http://host:port). */
+export function promQuery(url: string, expr: string): Promise<QueryResult> {
+  return api(url, 'query', { query: expr });
+}
+
+/** A range query, as a Grafana panel makes it: `start`..`end` (unix s) every `stepS` seconds. */
+export function promQueryRange(
+  url: string,
+  expr: string,
+  start: number,
+  end: number,
+  stepS: number,
+): Promise<RangeResult> {
+  return api(url, 'query_range', {
+    query: expr,
+    start: String(start),
+    end: String(end),
+    step: String(stepS),
   });
-  const stop = async () => {
-    if (!gone) {
-      child.kill('SIGTERM');
-      const t = setTimeout(() => child.kill('SIGKILL'), 5000);
-      await exited;
-      clearTimeout(t);
-    }
-    rmSync(dir, { recursive: true, force: true });
-  };
-  const deadline = Date.now() + readyTimeoutMs;
-  for (;;) {
-    if (gone) {
-      await stop();
-      throw new Error(`prometheus exited before it was ready: ${stderr}`);
-    }
-    try {
-      if ((await fetch(`${url}/-/ready`, { signal: AbortSignal.timeout(1000) })).ok) break;
-    } catch {
-      // not listening yet
-    }
-    if (Date.now() > deadline) {
-      await stop();
-      throw new Error(`prometheus at ${url} not ready within ${readyTimeoutMs} ms: ${stderr}`);
-    }
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  return {
+}
+
+/** The label sets of every series matching `selector` between start and end (unix s). */
+export async function promSeries(
+  url: string,
+  selector: string,
+  start: number,
+  end: number,
+): Promise<Array<Record<string, string>>> {
+  const r = await api<{ status: string; data?: Array<Record<string, string>>; error?: string }>(
     url,
-    dir,
-    async query(expr) {
-      const r = await fetch(`${url}/api/v1/query`, {
-        method: 'POST',
-        body: new URLSearchParams({ query: expr }),
-      });
-      return (await r.json()) as QueryResult;
+    'series',
+    {
+      'match[]': selector,
+      start: String(start),
+      end: String(end),
     },
-    stop,
-  };
+  );
+  if (r.status !== 'success')
+    throw new Error(`series ${selector} on ${url}: ${r.error ?? JSON.stringify(r)}`);
+  return r.data ?? [];
 }

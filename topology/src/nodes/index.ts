@@ -11,6 +11,7 @@
 // What was started is also recorded in <runDir>/node-programs.json, so another process (the
 // `mlfo-topo status` of a run started by `up`) can check it with nodeProgramsHealth.
 
+import { setMaxListeners } from 'node:events';
 import {
   accessSync,
   closeSync,
@@ -67,6 +68,8 @@ export interface NodeProgramOptions {
   mlfoArgs?: readonly string[];
   /** extra flags for every flower-adapter */
   adapterArgs?: readonly string[];
+  /** Prometheus's scrape interval in seconds, 1–3600 (default 5, the seed's) */
+  scrapeIntervalS?: number;
   /** aborts the start the same way as a failure (everything started is stopped) */
   signal?: AbortSignal;
   /** "adapters 12/50 ready", "mlfo on cloud.0 ready", … */
@@ -370,7 +373,10 @@ export async function startNodePrograms(
       writeFileSync(join(runDir, 'topology.yaml'), toYaml(net.spec));
     }
     if (plan.some((p) => p.program === 'prometheus')) {
-      writeFileSync(join(runDir, 'prometheus.yml'), prometheusConfig(net.spec));
+      writeFileSync(
+        join(runDir, 'prometheus.yml'),
+        prometheusConfig(net.spec, { scrapeIntervalS: opts.scrapeIntervalS }),
+      );
     }
   } catch (err) {
     removeSocketDir();
@@ -379,6 +385,8 @@ export async function startNodePrograms(
 
   const started: Started[] = [];
   const ac = new AbortController();
+  // every program being awaited listens on this signal (readiness polls, waits between them)
+  setMaxListeners(0, ac.signal);
   const onAbort = () => ac.abort();
   opts.signal?.addEventListener('abort', onAbort, { once: true });
   const startOne = async (p: PlannedProgram): Promise<Started> => {

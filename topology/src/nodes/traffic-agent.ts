@@ -151,7 +151,7 @@ export class AgentMetrics {
     });
     this.bytesSent = new client.Counter({
       name: 'mlfo_app_bytes_sent_total',
-      help: 'Bytes the agent wrote to its own flows (probe: latency requests; echo: the app server’s answers; bulk: the built-in paced sender); an iperf3 flow is not counted here but in mlfo_host_network_*',
+      help: 'Bytes the agent wrote to its own flows (probe: latency requests; echo: the app server’s answers; bulk: the built-in paced sender); an iperf3 flow is not counted here but in node_network_*',
       labelNames: ['flow'],
       registers,
     });
@@ -177,8 +177,9 @@ export class AgentMetrics {
       this.bytesSent.labels(f).inc(0);
       this.bytesReceived.labels(f).inc(0);
     }
-    // the host's interfaces: /proc/net/dev is per network namespace
-    registerNetDevCounters(registers, { prefix: 'mlfo_host_network' });
+    // the host's interfaces (/proc/net/dev is per network namespace), named as the adapters and
+    // MLFOs name theirs, so one node_network_* query covers every kind of host
+    registerNetDevCounters(registers);
   }
 }
 
