@@ -9,7 +9,7 @@ import type { EmulatedNetwork } from '../network.ts';
 import { readTopologyFile } from '../spec/spec-yaml.ts';
 import { HOST_ROLES, type HostRole } from '../spec/topology-spec.ts';
 import { type Command, UsageError } from './command.ts';
-import { parse } from './run-target.ts';
+import { numberOption, parse } from './run-target.ts';
 
 export const command: Command = {
   summary: 'bring a topology up with its node programs (MLFOs, adapters, traffic, Prometheus)',
@@ -21,7 +21,8 @@ export const command: Command = {
   --roles R1,R2           only these roles' programs (${HOST_ROLES.join(', ')})
   --redis URL             Redis for the MLFOs (default: a redis-server of the run on the cloud MLFO host)
   --catalog FILE          operand catalog for the MLFOs (default intents/catalog.yaml)
-  --data-dir DIR          data directory of the flower-adapters (default ./data)
+  --data-dir DIR          data directory of the flower-adapters (default data/ of this repository)
+  --scrape-interval S     Prometheus scrape interval in seconds (default 5, the seed's)
   --no-root-access        netns: no leg from this machine into the topology (hosts unreachable from here)
   --no-publish            do not forward hosts' published ports to 127.0.0.1
   --foreground            stay in the foreground; Ctrl-C tears the run down
@@ -37,6 +38,7 @@ export const command: Command = {
       redis: { type: 'string' },
       catalog: { type: 'string' },
       'data-dir': { type: 'string' },
+      'scrape-interval': { type: 'string' },
       'no-root-access': { type: 'boolean' },
       'no-publish': { type: 'boolean' },
       foreground: { type: 'boolean' },
@@ -60,6 +62,7 @@ export const command: Command = {
       if (bad.length > 0)
         throw new UsageError(`--roles: unknown ${bad.join(', ')}; allowed: ${HOST_ROLES.join(', ')}`);
     }
+    const scrapeIntervalS = numberOption(values, 'scrape-interval', { min: 1, max: 3600, integer: true });
     const foreground = values.foreground === true;
     const progress = (s: string) => io.stderr(`  … ${s}\n`);
 
@@ -99,6 +102,7 @@ export const command: Command = {
           ...(values.redis !== undefined ? { redisUrl: String(values.redis) } : {}),
           ...(values.catalog !== undefined ? { catalog: String(values.catalog) } : {}),
           ...(values['data-dir'] !== undefined ? { dataDir: String(values['data-dir']) } : {}),
+          ...(typeof scrapeIntervalS === 'number' ? { scrapeIntervalS } : {}),
         });
         io.stderr(
           `${programs.programs.length} node programs ready in ${((Date.now() - t1) / 1000).toFixed(1)} s\n`,
