@@ -37,8 +37,8 @@ import {
   startLocalNetwork,
 } from '../src/local/index.ts';
 import { pingAllPairs } from '../src/local/measure.ts';
-import { procStat } from '../src/local/processes.ts';
 import { type EmulatedNetwork, UnsupportedOperationError } from '../src/network.ts';
+import { procStat } from '../src/proc.ts';
 import { parseTopologyYaml } from '../src/spec/spec-yaml.ts';
 import type { TopologySpec } from '../src/spec/topology-spec.ts';
 import { fetchToken, gone, readText, SLEEPER, startServer, waitFor } from './support/conformance.ts';

@@ -5,20 +5,22 @@
 // own run id and subnet (10.213–10.219) and removes what it made, even when it fails.
 import assert from 'node:assert/strict';
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer as createHttpServer } from 'node:http';
 import { connect, createServer, type Server } from 'node:net';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { after, test } from 'node:test';
+import { test } from 'node:test';
 import { FORWARDER_PATH } from '../src/forwarder.ts';
 import type { EmulatedNetwork } from '../src/network.ts';
 import { detectCgroups } from '../src/netns/cgroups.ts';
 import { attachNetwork, cleanRun, type NetnsNetworkStatus, startNetwork } from '../src/netns/index.ts';
 import { ROOT_HOST, type RunState } from '../src/netns/state.ts';
-import { forwarderPids, procInfo } from '../src/netns/teardown.ts';
+import { forwarderPids } from '../src/netns/teardown.ts';
+import { procStat } from '../src/proc.ts';
 import type { TopologySpec } from '../src/spec/topology-spec.ts';
+import { collect } from './support/collect-output.ts';
 import { netnsLeftovers, netnsSkipReason } from './support/netns-leftovers.ts';
+import { netnsRuns } from './support/netns-runs.ts';
 
 const ROOT = new URL('../..', import.meta.url).pathname;
 const INDEX_TS = new URL('../src/netns/index.ts', import.meta.url).pathname;
@@ -26,29 +28,14 @@ const INDEX_TS = new URL('../src/netns/index.ts', import.meta.url).pathname;
 const skip = netnsSkipReason();
 if (skip) console.log(`# netns contract tests skipped: ${skip}`);
 
-const runIds: string[] = [];
-const dirs: string[] = [];
-function newRun(): { runId: string; runDir: string } {
-  const runId = `c${process.pid}${Math.random().toString(36).slice(2, 7)}`;
-  const runDir = mkdtempSync(join(tmpdir(), `mlfo-netns-${runId}-`));
-  runIds.push(runId);
-  dirs.push(runDir);
-  return { runId, runDir };
-}
-
-after(async () => {
-  if (skip) return;
-  for (const id of runIds)
-    await cleanRun(id).catch((err: unknown) => console.error(`cleanup of ${id}: ${err}`));
-  for (const d of dirs) rmSync(d, { recursive: true, force: true });
-});
+const newRun = netnsRuns('c', skip);
 
 /** Everything of the run still on the machine, its port forwarder included. */
 function leftovers(runId: string, pids: number[] = []): string[] {
   return netnsLeftovers(runId, [...pids, ...forwarderPids(runId)]);
 }
 
-const alive = (pid: number) => procInfo(pid)?.alive === true;
+const alive = (pid: number) => procStat(pid)?.alive === true;
 
 async function waitFor<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 15_000): Promise<T> {
   const until = Date.now() + timeoutMs;
@@ -102,17 +89,6 @@ function child(body: string): ChildProcess {
   });
 }
 
-function collect(c: ChildProcess, until?: RegExp): Promise<string> {
-  return new Promise((resolve) => {
-    let out = '';
-    c.stdout?.on('data', (d: Buffer) => {
-      out += d.toString();
-      if (until?.test(out)) resolve(out);
-    });
-    c.on('exit', () => resolve(out));
-  });
-}
-
 const exitOf = (c: ChildProcess) =>
   new Promise<number | null>((resolve) => {
     if (c.exitCode !== null || c.signalCode !== null) resolve(c.exitCode);
@@ -160,7 +136,7 @@ test('a detached process outlives its starter; stop() of an attached network end
     assert.equal(body, `alive ${pid}`);
     const grandchild = Number(readFileSync(grandchildFile, 'utf8'));
     assert.ok(alive(pid) && alive(grandchild), 'the detached process and its child run');
-    assert.equal(procInfo(pid)?.session, pid, 'it leads its own session');
+    assert.equal(procStat(pid)?.session, pid, 'it leads its own session');
     assert.equal(
       readlinkSync(`/proc/${grandchild}/ns/net`),
       readlinkSync(`/proc/${process.pid}/ns/net`),

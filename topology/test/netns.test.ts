@@ -2,65 +2,25 @@
 // iperf3, CPU limits, the netem-missing error and opt-in, teardown, and crash/interrupt cleanup.
 // Every test uses its own run id and removes its own resources, even when it fails.
 import assert from 'node:assert/strict';
-import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { spawn } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { after, test } from 'node:test';
-import { cpuUsageSeconds, detectCgroups, runCgroupDirs } from '../src/netns/cgroups.ts';
+import { test } from 'node:test';
+import { cpuUsageSeconds, detectCgroups } from '../src/netns/cgroups.ts';
 import { cleanRun } from '../src/netns/clean.ts';
 import { NetemMissingError, type StartedNetwork, startNetwork } from '../src/netns/network.ts';
-import { aliasPrefix, namespacePrefix, rootNamePattern, runTag } from '../src/netns/plan.ts';
 import type { RunState } from '../src/netns/state.ts';
-import { listNamespaces, procInfo } from '../src/netns/teardown.ts';
 import type { TopologySpec } from '../src/spec/topology-spec.ts';
+import { collect } from './support/collect-output.ts';
+import { netnsLeftovers, netnsSkipReason } from './support/netns-leftovers.ts';
+import { netnsRuns } from './support/netns-runs.ts';
 
 const NETWORK_TS = new URL('../src/netns/network.ts', import.meta.url).pathname;
 
-function skipReason(): string | undefined {
-  if (process.platform !== 'linux') return 'netns backend needs Linux';
-  if (process.getuid?.() !== 0) return 'netns backend needs root (namespaces, veths, bridges, cgroups)';
-  const r = spawnSync('ip', ['netns', 'list']);
-  if (r.error || r.status !== 0)
-    return `\`ip netns\` unavailable: ${r.error?.message ?? r.stderr.toString()}`;
-  if (spawnSync('iperf3', ['--version']).error) return 'iperf3 not installed';
-  return undefined;
-}
-const skip = skipReason();
+const skip = netnsSkipReason();
 if (skip) console.log(`# netns tests skipped: ${skip}`);
 
-const runIds: string[] = [];
-const dirs: string[] = [];
-function newRun(): { runId: string; runDir: string } {
-  const runId = `t${process.pid}${Math.random().toString(36).slice(2, 7)}`;
-  const runDir = mkdtempSync(join(tmpdir(), `mlfo-netns-${runId}-`));
-  runIds.push(runId);
-  dirs.push(runDir);
-  return { runId, runDir };
-}
-
-after(async () => {
-  if (skip) return;
-  for (const id of runIds)
-    await cleanRun(id).catch((err: unknown) => console.error(`cleanup of ${id}: ${err}`));
-  for (const d of dirs) rmSync(d, { recursive: true, force: true });
-});
-
-/** Everything of the run still on the machine. */
-function leftovers(runId: string, pids: number[] = []): string[] {
-  const out = listNamespaces().filter((n) => n.startsWith(namespacePrefix(runId)));
-  const links = JSON.parse(spawnSync('ip', ['-j', 'link', 'show']).stdout.toString()) as {
-    ifname: string;
-    ifalias?: string;
-  }[];
-  const pattern = rootNamePattern(runTag(runId));
-  for (const l of links)
-    if (pattern.test(l.ifname) || l.ifalias?.startsWith(aliasPrefix(runId))) out.push(l.ifname);
-  const layout = detectCgroups();
-  if (layout) out.push(...runCgroupDirs(layout, runId).filter((d) => existsSync(d)));
-  for (const p of pids) if (procInfo(p)?.alive) out.push(`pid ${p}`);
-  return out;
-}
+const newRun = netnsRuns('t', skip);
 
 const star = (bw?: number): TopologySpec => ({
   name: 'star',
@@ -108,7 +68,7 @@ test('star topology: every pair pings, 100 Mbit/s link measures 90–101, unshap
     const report = await net.stop();
     assert.deepEqual(report.failures, []);
     assert.deepEqual(await net.stop(), report, 'stop() twice returns the same report');
-    assert.deepEqual(leftovers(runId), []);
+    assert.deepEqual(netnsLeftovers(runId), []);
     assert.equal((JSON.parse(readFileSync(join(runDir, 'state.json'), 'utf8')) as RunState).phase, 'stopped');
   } finally {
     await net?.stop().catch(() => undefined);
@@ -158,7 +118,7 @@ test('a 0.5 CPU limit holds a busy loop to 0.45–0.55 CPU; limit() changes it l
     const state = JSON.parse(readFileSync(join(runDir, 'state.json'), 'utf8')) as RunState;
     assert.equal(state.processes[0]?.pid, proc.pid);
     await net.stop();
-    assert.deepEqual(leftovers(runId, pids), []);
+    assert.deepEqual(netnsLeftovers(runId, pids), []);
     assert.notEqual((await proc.exited).code, 0);
   } finally {
     await net?.stop().catch(() => undefined);
@@ -186,7 +146,7 @@ test('host-to-host link: both ends in namespaces, shaped per direction', { skip 
     assert.ok(ab.mbps >= 45 && ab.mbps <= 50.5, `${ab.mbps}`);
     assert.ok(ba.mbps >= 180 && ba.mbps <= 202, `${ba.mbps}`);
     await net.stop();
-    assert.deepEqual(leftovers(runId), []);
+    assert.deepEqual(netnsLeftovers(runId), []);
   } finally {
     await net?.stop().catch(() => undefined);
   }
@@ -220,7 +180,7 @@ test('without sch_netem, delay/loss fail before anything is created and name the
       return true;
     },
   );
-  assert.deepEqual(leftovers(runId), []);
+  assert.deepEqual(netnsLeftovers(runId), []);
   assert.equal(existsSync(join(runDir, 'state.json')), false, 'no state: nothing was created');
 });
 
@@ -251,7 +211,7 @@ test('with linksWithoutDelay the run proceeds, warns and records the links witho
     assert.equal((await net.pingAll()).lossPercent, 0);
     await assert.rejects(net.setLink('a1', 'sw', { delayMs: 5 }), /sch_netem/);
     await net.stop();
-    assert.deepEqual(leftovers(runId), []);
+    assert.deepEqual(netnsLeftovers(runId), []);
   } finally {
     await net?.stop().catch(() => undefined);
   }
@@ -280,17 +240,6 @@ function childStart(runId: string, runDir: string, mode: 'hang' | 'sigint'): Ret
   });
 }
 
-function collect(child: ReturnType<typeof spawn>, until?: RegExp): Promise<string> {
-  return new Promise((resolve) => {
-    let out = '';
-    child.stdout?.on('data', (d: Buffer) => {
-      out += d.toString();
-      if (until?.test(out)) resolve(out);
-    });
-    child.on('exit', () => resolve(out));
-  });
-}
-
 test('a start SIGKILLed mid-up leaves a state; cleanRun removes everything of the run', {
   skip,
   timeout: 60_000,
@@ -304,14 +253,14 @@ test('a start SIGKILLed mid-up leaves a state; cleanRun removes everything of th
     await new Promise((r) => child.once('exit', r));
     const state = JSON.parse(readFileSync(join(runDir, 'state.json'), 'utf8')) as RunState;
     assert.equal(state.phase, 'starting');
-    assert.ok(leftovers(runId).length >= 24, 'namespaces, bridges and veths exist mid-up');
+    assert.ok(netnsLeftovers(runId).length >= 24, 'namespaces, bridges and veths exist mid-up');
     const report = await cleanRun(runDir);
     assert.deepEqual(report.failures, []);
     assert.ok(
       report.removed.namespaces === 24 && report.removed.bridges === 4,
       JSON.stringify(report.removed),
     );
-    assert.deepEqual(leftovers(runId), []);
+    assert.deepEqual(netnsLeftovers(runId), []);
   } finally {
     if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
   }
@@ -321,6 +270,6 @@ test('SIGINT during start removes what was created and rejects', { skip, timeout
   const { runId, runDir } = newRun();
   const out = await collect(childStart(runId, runDir, 'sigint'));
   assert.match(out, /ERROR InterruptedError: network start interrupted by SIGINT/);
-  assert.deepEqual(leftovers(runId), []);
+  assert.deepEqual(netnsLeftovers(runId), []);
   assert.equal((JSON.parse(readFileSync(join(runDir, 'state.json'), 'utf8')) as RunState).phase, 'failed');
 });

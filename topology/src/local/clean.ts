@@ -5,9 +5,9 @@
 import { existsSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { type TeardownReport, TeardownError } from '../network.ts';
-import { RUN_ID_PATTERN } from '../netns/plan.ts';
-import { localStatePath, readLocalState, updateLocalState } from './state.ts';
-import { emptyReport, teardownLocal } from './teardown.ts';
+import { RUN_ID_PATTERN } from '../run-id.ts';
+import { localStatePath, readLocalState } from './state.ts';
+import { emptyReport, stopLocalRun } from './teardown.ts';
 
 /**
  * `target` is a run directory holding state.json, or a bare run id looked up as
@@ -33,23 +33,7 @@ export async function cleanLocalRun(target: string, runsDir?: string): Promise<T
     );
   }
   const report = emptyReport(state.runId);
-  let current = state;
-  try {
-    current = updateLocalState(runDir, state, (s) => {
-      if (s.phase !== 'stopped') s.phase = 'stopping';
-    }).state;
-  } catch (err) {
-    report.failures.push(`marking the run stopping: ${(err as Error).message}`);
-  }
-  if (await teardownLocal(current, report)) {
-    try {
-      updateLocalState(runDir, current, (s) => {
-        s.phase = 'stopped';
-      });
-    } catch (err) {
-      report.failures.push(`marking the run stopped: ${(err as Error).message}`);
-    }
-  }
+  await stopLocalRun(runDir, state, report);
   if (report.failures.length > 0) throw new TeardownError(report);
   return report;
 }

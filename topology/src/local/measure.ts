@@ -4,8 +4,9 @@
 // a refusal, means the kernel reached the target. iperf runs iperf3 between two hosts' addresses.
 
 import { connect } from 'node:net';
+import { iperf3Between, pingReport } from '../measure.ts';
 import type { IperfResult, PingReport } from '../network.ts';
-import { mapLimit, run, spawnUntil } from '../netns/sh.ts';
+import { mapLimit, run } from '../sh.ts';
 import { findExecutable } from './processes.ts';
 
 export interface Endpoint {
@@ -105,23 +106,12 @@ export async function pingAllPairs(
   const again = pairs.filter(({ src, dst }) => (matrix[src.name]?.[dst.name] ?? 0) < count);
   await probeAll(again);
 
-  const lossy: PingReport['lossy'] = [];
-  let received = 0;
-  for (const { src, dst } of pairs) {
-    const got = matrix[src.name]?.[dst.name] ?? 0;
-    received += got;
-    if (got < count) lossy.push({ from: src.name, to: dst.name, sent: count, received: got });
-  }
-  const sent = pairs.length * count;
-  return {
-    hosts: hosts.map((h) => h.name),
-    sent,
-    received,
-    lossPercent: sent === 0 ? 0 : +((100 * (sent - received)) / sent).toFixed(2),
-    retried: again.length,
-    lossy,
+  return pingReport(
+    hosts.map((h) => h.name),
     matrix,
-  };
+    count,
+    again.length,
+  );
 }
 
 /** iperf3 from a to b: a one-shot server bound to b's address, a client bound to a's; receiver goodput. */
@@ -136,38 +126,14 @@ export async function iperfBetween(
         '(Debian/Ubuntu: apt-get install iperf3; macOS: brew install iperf3)',
     );
   }
-  const seconds = opts.seconds ?? 3;
-  const port = String(opts.port ?? 5201);
-  const server = await spawnUntil(
-    ['iperf3', '-s', '-1', '--forceflush', '-B', b.ip, '-p', port],
-    /Server listening/,
-    10_000,
-  );
-  try {
-    const { stdout } = await run(
-      ['iperf3', '-c', b.ip, '-B', a.ip, '-p', port, '-t', String(seconds), '-J'],
-      { timeoutMs: (seconds + 20) * 1000 },
-    );
-    const j = JSON.parse(stdout) as {
-      end?: {
-        sum_received?: { bits_per_second: number };
-        sum_sent?: { bits_per_second: number; retransmits?: number };
-      };
-      error?: string;
-    };
-    if (!j.end?.sum_received || !j.end.sum_sent) {
-      throw new Error(`iperf3 ${a.name} (${a.ip}) → ${b.name} (${b.ip}): ${j.error ?? 'no result'}`);
-    }
-    const r: IperfResult = {
+  return iperf3Between(
+    {
       from: a.name,
       to: b.name,
-      seconds,
-      mbps: +(j.end.sum_received.bits_per_second / 1e6).toFixed(2),
-      sentMbps: +(j.end.sum_sent.bits_per_second / 1e6).toFixed(2),
-    };
-    if (j.end.sum_sent.retransmits !== undefined) r.retransmits = j.end.sum_sent.retransmits;
-    return r;
-  } finally {
-    server.child.kill('SIGKILL');
-  }
+      label: `${a.name} (${a.ip}) → ${b.name} (${b.ip})`,
+      toIp: b.ip,
+      fromIp: a.ip,
+    },
+    opts,
+  );
 }

@@ -26,11 +26,12 @@ import {
   TeardownError,
   UnsupportedOperationError,
 } from '../network.ts';
-import { RUN_ID_PATTERN } from '../netns/plan.ts';
-import { run } from '../netns/sh.ts';
+import { RUN_ID_PATTERN } from '../run-id.ts';
+import { run } from '../sh.ts';
 import { parseTopologyYaml, toYaml } from '../spec/spec-yaml.ts';
 import type { HostSpec, TopologySpec } from '../spec/topology-spec.ts';
 import { assertValid, effectiveShape, linksNeedingNetem } from '../spec/validate.ts';
+import { catchStartSignals, noteCleanupFailures } from '../start-signals.ts';
 import { claimBlock, releaseBlock } from './address-claims.ts';
 import {
   type AddressMap,
@@ -51,7 +52,7 @@ import {
   updateLocalState,
   writeLocalState,
 } from './state.ts';
-import { emptyReport, teardownLocal } from './teardown.ts';
+import { emptyReport, stopLocalRun, teardownLocal } from './teardown.ts';
 
 export interface LocalStartOptions {
   /** names the run; [A-Za-z0-9_-], ≤ 48 characters */
@@ -111,32 +112,8 @@ export async function startLocalNetwork(
     state = updateLocalState(opts.runDir, state, change).state;
   };
 
-  let interrupted: NodeJS.Signals | undefined;
-  let wake: (() => void) | undefined;
-  const onSignal = (sig: NodeJS.Signals) => {
-    interrupted ??= sig;
-    wake?.();
-  };
-  process.on('SIGINT', onSignal);
-  process.on('SIGTERM', onSignal);
-  const step = (name: string) => {
-    if (interrupted) throw new InterruptedError(interrupted);
-    progress(name);
-  };
-  /** Awaits `p`, or throws as soon as a signal arrives. */
-  const interruptible = async <T>(p: Promise<T>): Promise<T> => {
-    p.catch(() => undefined); // once interrupted, its later failure is of no interest
-    if (interrupted) throw new InterruptedError(interrupted);
-    const signalled = new Promise<never>((_, reject) => {
-      wake = () => reject(new InterruptedError(interrupted ?? 'SIGINT'));
-    });
-    signalled.catch(() => undefined);
-    try {
-      return await Promise.race([p, signalled]);
-    } finally {
-      wake = undefined;
-    }
-  };
+  const signals = catchStartSignals(progress, (sig) => new InterruptedError(sig));
+  const { step, interruptible } = signals;
 
   let claimed: string | undefined;
   try {
@@ -236,13 +213,10 @@ export async function startLocalNetwork(
     } catch (writeErr) {
       report.failures.push(`marking the run failed: ${(writeErr as Error).message}`);
     }
-    if (report.failures.length > 0 && err instanceof Error) {
-      err.message += `\n(cleanup after the failure left problems: ${report.failures.join('; ')})`;
-    }
+    noteCleanupFailures(err, report.failures);
     throw err;
   } finally {
-    process.off('SIGINT', onSignal);
-    process.off('SIGTERM', onSignal);
+    signals.release();
   }
 }
 
@@ -512,26 +486,9 @@ class LocalNetwork implements EmulatedNetwork {
   stop(): Promise<TeardownReport> {
     this.stopping ??= (async () => {
       const report = emptyReport(this.runId);
-      let state = this.state;
-      try {
-        // From here on, exec in any process attached to the run refuses to start anything.
-        state = updateLocalState(this.runDir, this.state, (s) => {
-          if (s.phase !== 'stopped') s.phase = 'stopping';
-        }).state;
-      } catch (err) {
-        report.failures.push(`marking the run stopping: ${(err as Error).message}`);
-      }
-      const done = await teardownLocal(state, report);
+      const { state, stopped } = await stopLocalRun(this.runDir, this.state, report);
       for (const p of state.processes) boundToStarter.delete(p);
-      if (done) {
-        try {
-          this.state = updateLocalState(this.runDir, state, (s) => {
-            s.phase = 'stopped';
-          }).state;
-        } catch (err) {
-          report.failures.push(`marking the run stopped: ${(err as Error).message}`);
-        }
-      }
+      if (stopped) this.state = stopped;
       if (report.failures.length > 0) throw new TeardownError(report);
       return report;
     })();

@@ -4,37 +4,12 @@
 // earlier than it (a pid or group id is never reused while the group exists; a leader whose
 // start time differs is a recycled pid and its group is left alone).
 
-import { accessSync, constants, existsSync, readdirSync, readFileSync } from 'node:fs';
+import { accessSync, constants, existsSync } from 'node:fs';
 import { delimiter, isAbsolute, join } from 'node:path';
+import { livingProcesses, procStat } from '../proc.ts';
 import type { LocalProcessRecord } from './state.ts';
 
-export interface ProcStat {
-  pid: number;
-  /** one-letter state (R, S, Z, …) */
-  state: string;
-  pgid: number;
-  /** start time after boot, in clock ticks */
-  startTime: string;
-}
-
 const HAS_PROC = existsSync('/proc/self/stat');
-
-/** Fields of /proc/<pid>/stat; undefined when there is no such process (or no /proc). */
-export function procStat(pid: number): ProcStat | undefined {
-  let stat: string;
-  try {
-    stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  } catch {
-    return undefined;
-  }
-  // The command name (field 2) may hold spaces and parentheses; fields after it are plain.
-  const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return { pid, state: f[0] ?? '', pgid: Number(f[2]), startTime: f[19] ?? '' };
-}
-
-function living(st: ProcStat | undefined): st is ProcStat {
-  return st !== undefined && st.state !== 'Z' && st.state !== 'X';
-}
 
 /** Whether a process with this pid exists (possibly another user's). */
 export function pidExists(pid: number): boolean {
@@ -56,17 +31,7 @@ export function startTimeOf(pid: number): string {
 export function recordAlive(rec: LocalProcessRecord): boolean {
   if (!HAS_PROC) return pidExists(rec.pid);
   const st = procStat(rec.pid);
-  return living(st) && st.startTime === rec.startTime;
-}
-
-function scanProc(): ProcStat[] {
-  const out: ProcStat[] = [];
-  for (const name of readdirSync('/proc')) {
-    if (!/^\d+$/.test(name)) continue;
-    const st = procStat(Number(name));
-    if (living(st)) out.push(st);
-  }
-  return out;
+  return st?.alive === true && st.startTime === rec.startTime;
 }
 
 /**
@@ -77,7 +42,7 @@ export function recordTargets(records: readonly LocalProcessRecord[]): number[] 
   // A record that does not lead its own group (a damaged state) is never signalled as a group.
   const leads = (r: LocalProcessRecord) => r.pgid === r.pid && r.pid > 0;
   if (!HAS_PROC) return records.filter((r) => leads(r) && pidExists(r.pid)).map((r) => -r.pgid);
-  const table = scanProc();
+  const table = livingProcesses();
   const byPid = new Map(table.map((s) => [s.pid, s]));
   const out = new Set<number>();
   for (const r of records) {

@@ -5,7 +5,7 @@
 import type { TeardownReport } from '../network.ts';
 import { releaseBlock } from './address-claims.ts';
 import { endProcessGroups } from './processes.ts';
-import { FORWARDER_HOST, type LocalRunState } from './state.ts';
+import { FORWARDER_HOST, type LocalRunState, updateLocalState } from './state.ts';
 
 export function emptyReport(runId: string): TeardownReport {
   return { runId, removed: { processes: 0, forwarders: 0, addressBlocks: 0 }, failures: [], warnings: [] };
@@ -46,4 +46,35 @@ export async function teardownLocal(state: LocalRunState, report: TeardownReport
     fail(`releasing 127.${a.block} (${a.claim})`, err);
   }
   return true;
+}
+
+/**
+ * Stops the run in `runDir`, shared by `stop()` and `cleanLocalRun`: marks it stopping (from then
+ * on, exec in any process attached to the run refuses to start anything), ends what it records,
+ * and marks it stopped when nothing of it is left. Failures go to `report`. Returns the state the
+ * teardown worked from and, when the run was marked stopped, the stopped state.
+ */
+export async function stopLocalRun(
+  runDir: string,
+  state: LocalRunState,
+  report: TeardownReport,
+): Promise<{ state: LocalRunState; stopped?: LocalRunState }> {
+  let current = state;
+  try {
+    current = updateLocalState(runDir, state, (s) => {
+      if (s.phase !== 'stopped') s.phase = 'stopping';
+    }).state;
+  } catch (err) {
+    report.failures.push(`marking the run stopping: ${(err as Error).message}`);
+  }
+  if (!(await teardownLocal(current, report))) return { state: current };
+  try {
+    const stopped = updateLocalState(runDir, current, (s) => {
+      s.phase = 'stopped';
+    }).state;
+    return { state: current, stopped };
+  } catch (err) {
+    report.failures.push(`marking the run stopped: ${(err as Error).message}`);
+    return { state: current };
+  }
 }

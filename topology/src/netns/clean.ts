@@ -5,7 +5,7 @@
 
 import { existsSync, statSync } from 'node:fs';
 import { TeardownError, type TeardownReport } from '../network.ts';
-import { RUN_ID_PATTERN } from './plan.ts';
+import { RUN_ID_PATTERN } from '../run-id.ts';
 import { readState, statePath, writeState } from './state.ts';
 import { teardown } from './teardown.ts';
 

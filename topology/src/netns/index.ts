@@ -24,5 +24,5 @@ export {
   startNetwork,
 } from './network.ts';
 export { probeNetem } from './shaping.ts';
-export { CommandError } from './sh.ts';
+export { CommandError } from '../sh.ts';
 export type { RunState } from './state.ts';

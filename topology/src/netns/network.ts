@@ -15,6 +15,7 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { closeSync, existsSync, mkdirSync, openSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { type ForwardPair, startForwarder } from '../forwarder.ts';
+import { iperf3Between, pingReport } from '../measure.ts';
 import type {
   EmulatedNetwork,
   ExecOptions,
@@ -28,9 +29,12 @@ import type {
   ShapeChange,
 } from '../network.ts';
 import { TeardownError, type TeardownReport } from '../network.ts';
+import { procStat } from '../proc.ts';
+import { batch, mapLimit, run } from '../sh.ts';
 import { readTopologyFile, toYaml } from '../spec/spec-yaml.ts';
 import type { LinkShape, TopologySpec } from '../spec/topology-spec.ts';
 import { assertValid } from '../spec/validate.ts';
+import { catchStartSignals, noteCleanupFailures } from '../start-signals.ts';
 import {
   type CgroupLayout,
   applyLimits,
@@ -52,10 +56,9 @@ import {
   planNetwork,
 } from './plan.ts';
 import { checkRoutes, planRootAccess, rootLegLines, rootRoutes } from './root-access.ts';
-import { batch, mapLimit, run, spawnUntil } from './sh.ts';
 import { isShaped, netemArgs, probeNetem, shapeLines } from './shaping.ts';
 import { ROOT_HOST, type RunState, readState, updateState, writeState } from './state.ts';
-import { listNamespaces, procInfo, teardown } from './teardown.ts';
+import { listNamespaces, teardown } from './teardown.ts';
 
 export interface StartOptions {
   /** tags every resource of the run; [A-Za-z0-9_-], ≤ 48 characters */
@@ -189,16 +192,8 @@ export async function startNetwork(spec: TopologySpec, opts: StartOptions): Prom
   }
   writeState(opts.runDir, state);
 
-  let interrupted: NodeJS.Signals | undefined;
-  const onSignal = (sig: NodeJS.Signals) => {
-    interrupted ??= sig;
-  };
-  process.on('SIGINT', onSignal);
-  process.on('SIGTERM', onSignal);
-  const step = (name: string) => {
-    if (interrupted) throw new InterruptedError(interrupted);
-    progress(name);
-  };
+  const signals = catchStartSignals(progress, (sig) => new InterruptedError(sig));
+  const step = signals.step;
   try {
     step(`namespaces ${plan.hosts.length}`);
     state.namespaces = plan.hosts.map((h) => h.ns);
@@ -299,13 +294,10 @@ export async function startNetwork(spec: TopologySpec, opts: StartOptions): Prom
     const report = await teardown({ runId: opts.runId, state, byTag: true });
     state.phase = 'failed';
     writeState(opts.runDir, state);
-    if (report.failures.length > 0 && err instanceof Error) {
-      err.message += `\n(cleanup after the failure left problems: ${report.failures.join('; ')})`;
-    }
+    noteCleanupFailures(err, report.failures);
     throw err;
   } finally {
-    process.off('SIGINT', onSignal);
-    process.off('SIGTERM', onSignal);
+    signals.release();
   }
 }
 
@@ -357,7 +349,7 @@ async function publishPorts(
       state.processes.push({
         host: ROOT_HOST,
         pid,
-        startTime: procInfo(pid)?.startTime ?? '',
+        startTime: procStat(pid)?.startTime ?? '',
         argv,
         logFile,
         detached: true,
@@ -568,7 +560,7 @@ class NetnsNetwork implements EmulatedNetwork {
     const record = {
       host,
       pid,
-      startTime: procInfo(pid)?.startTime ?? '',
+      startTime: procStat(pid)?.startTime ?? '',
       argv: [...argv],
       logFile,
       ...(detached ? { detached } : {}),
@@ -708,78 +700,26 @@ class NetnsNetwork implements EmulatedNetwork {
       );
       matrix[src.name] = row;
     }
-    const lossy: PingReport['lossy'] = [];
-    let received = 0;
-    for (const src of hosts) {
-      for (const dst of hosts) {
-        if (src === dst) continue;
-        const got = matrix[src.name]?.[dst.name] ?? 0;
-        received += got;
-        if (got < count) lossy.push({ from: src.name, to: dst.name, sent: count, received: got });
-      }
-    }
-    const sent = hosts.length * (hosts.length - 1) * count;
-    return {
-      hosts: hosts.map((h) => h.name),
-      sent,
-      received,
-      lossPercent: sent === 0 ? 0 : +((100 * (sent - received)) / sent).toFixed(2),
-      lossy,
-      retried,
+    return pingReport(
+      hosts.map((h) => h.name),
       matrix,
-    };
+      count,
+      retried,
+    );
   }
 
   async iperf(a: string, b: string, opts: { seconds?: number; port?: number } = {}): Promise<IperfResult> {
-    const seconds = opts.seconds ?? 3;
-    const port = String(opts.port ?? 5201);
-    const server = await spawnUntil(
-      [
-        'ip',
-        'netns',
-        'exec',
-        this.namespace(b),
-        'iperf3',
-        '-s',
-        '-1',
-        '--forceflush',
-        '-B',
-        this.ip(b),
-        '-p',
-        port,
-      ],
-      /Server listening/,
-      10_000,
-    );
-    try {
-      const { stdout } = await this.run(
-        a,
-        ['iperf3', '-c', this.ip(b), '-p', port, '-t', String(seconds), '-J'],
-        {
-          timeoutMs: (seconds + 20) * 1000,
-        },
-      );
-      const j = JSON.parse(stdout) as {
-        end?: {
-          sum_received?: { bits_per_second: number };
-          sum_sent?: { bits_per_second: number; retransmits?: number };
-        };
-        error?: string;
-      };
-      if (!j.end?.sum_received || !j.end.sum_sent)
-        throw new Error(`iperf3 ${a} → ${b}: ${j.error ?? 'no result'}`);
-      const r: IperfResult = {
+    return iperf3Between(
+      {
         from: a,
         to: b,
-        seconds,
-        mbps: +(j.end.sum_received.bits_per_second / 1e6).toFixed(2),
-        sentMbps: +(j.end.sum_sent.bits_per_second / 1e6).toFixed(2),
-      };
-      if (j.end.sum_sent.retransmits !== undefined) r.retransmits = j.end.sum_sent.retransmits;
-      return r;
-    } finally {
-      server.child.kill('SIGKILL');
-    }
+        label: `${a} → ${b}`,
+        toIp: this.ip(b),
+        inReceiver: ['ip', 'netns', 'exec', this.namespace(b)],
+        runInSender: (argv, runOpts) => this.run(a, argv, runOpts),
+      },
+      opts,
+    );
   }
 
   status(): NetnsNetworkStatus {
@@ -806,7 +746,7 @@ class NetnsNetwork implements EmulatedNetwork {
           processes: this.state.processes
             .filter((p) => p.host === h.name)
             .map((p) => {
-              const info = procInfo(p.pid);
+              const info = procStat(p.pid);
               return {
                 pid: p.pid,
                 alive: info?.alive === true && info.startTime === p.startTime,

@@ -10,9 +10,11 @@
 // each also gets the interface alias `mlfo:<runId>:…` so a leftover can be traced to its run.
 
 import { createHash } from 'node:crypto';
+import { RUN_ID_PATTERN } from '../run-id.ts';
 import type { LinkShape, TopologySpec } from '../spec/topology-spec.ts';
 
-export const RUN_ID_PATTERN = /^[A-Za-z0-9_-]{1,48}$/;
+/** Re-exported for modules that import it from here. */
+export { RUN_ID_PATTERN };
 const IFNAMSIZ = 15;
 
 export function runTag(runId: string): string {

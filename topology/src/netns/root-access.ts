@@ -4,9 +4,9 @@
 // address of the first host's subnet. The choice of switch and address is pure (planRootAccess);
 // checkRoutes refuses a subnet that would collide with a route this machine already has.
 
+import { run } from '../sh.ts';
 import type { TopologySpec } from '../spec/topology-spec.ts';
 import { aliasPrefix, type NetworkPlan } from './plan.ts';
-import { run } from './sh.ts';
 import type { RootLegRecord } from './state.ts';
 
 export interface RootAccessPlan {

@@ -3,8 +3,8 @@
 // and b→a are independent. `probeNetem` asks the kernel once, in a throwaway namespace
 // (`unshare -n`, gone when tc exits), so the probe itself leaves nothing behind.
 
+import { CommandError, run } from '../sh.ts';
 import type { LinkShape } from '../spec/topology-spec.ts';
-import { CommandError, run } from './sh.ts';
 
 let netemProbe: Promise<{ available: boolean; reason: string }> | undefined;
 

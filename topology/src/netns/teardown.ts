@@ -9,9 +9,10 @@ import { existsSync, readFileSync, readdirSync, readlinkSync, statSync, writeFil
 import { join } from 'node:path';
 import { isForwarderScript } from '../forwarder.ts';
 import type { TeardownReport } from '../network.ts';
+import { listPids, livingProcesses, procStat } from '../proc.ts';
+import { batch, run } from '../sh.ts';
 import { detectCgroups, runCgroupDirs, removeCgroupTree } from './cgroups.ts';
 import { aliasPrefix, namespacePrefix, rootNamePattern, runTag } from './plan.ts';
-import { batch, run } from './sh.ts';
 import type { ProcessRecord, RunState } from './state.ts';
 
 const NETNS_DIR = '/run/netns';
@@ -35,34 +36,8 @@ export async function rootLinks(): Promise<RootLink[]> {
   return JSON.parse(stdout) as RootLink[];
 }
 
-/**
- * From /proc/<pid>/stat: the start time in ticks (field 22), process group, session, and whether
- * the process is a zombie/gone.
- */
-export function procInfo(
-  pid: number,
-): { startTime: string; alive: boolean; pgrp: number; session: number } | undefined {
-  let stat: string;
-  try {
-    stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  } catch {
-    return undefined;
-  }
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return {
-    startTime: fields[19] ?? '',
-    alive: fields[0] !== 'Z' && fields[0] !== 'X',
-    pgrp: Number(fields[2]),
-    session: Number(fields[3]),
-  };
-}
-
-function allPids(): number[] {
-  return readdirSync('/proc')
-    .filter((n) => /^\d+$/.test(n))
-    .map(Number)
-    .filter((p) => p !== process.pid);
-}
+/** Re-exported under its former name for modules that import it from here. */
+export { procStat as procInfo } from '../proc.ts';
 
 /**
  * The living members of the session or process group a detached process leads (it included),
@@ -70,19 +45,21 @@ function allPids(): number[] {
  */
 export function sessionPids(rec: Pick<ProcessRecord, 'pid' | 'startTime'>): number[] {
   const since = Number(rec.startTime);
-  const out: number[] = [];
-  for (const p of allPids()) {
-    const info = procInfo(p);
-    if (!info?.alive || (info.pgrp !== rec.pid && info.session !== rec.pid)) continue;
-    if (Number(info.startTime) >= since) out.push(p);
-  }
-  return out;
+  return livingProcesses()
+    .filter(
+      (st) =>
+        st.pid !== process.pid &&
+        (st.pgid === rec.pid || st.session === rec.pid) &&
+        Number(st.startTime) >= since,
+    )
+    .map((st) => st.pid);
 }
 
 /** Port forwarders started for the run (found by their argv: the forwarder script and `--run <runId>`). */
 export function forwarderPids(runId: string): number[] {
   const out: number[] = [];
-  for (const p of allPids()) {
+  for (const p of listPids()) {
+    if (p === process.pid) continue;
     let argv: string[];
     try {
       argv = readFileSync(`/proc/${p}/cmdline`, 'utf8').split('\0');
@@ -90,7 +67,7 @@ export function forwarderPids(runId: string): number[] {
       continue;
     }
     const i = argv.indexOf('--run');
-    if (i >= 0 && argv[i + 1] === runId && argv.some(isForwarderScript) && procInfo(p)?.alive) out.push(p);
+    if (i >= 0 && argv[i + 1] === runId && argv.some(isForwarderScript) && procStat(p)?.alive) out.push(p);
   }
   return out;
 }
@@ -107,10 +84,10 @@ export function pidsInNamespaces(namespaces: readonly string[]): number[] {
   }
   if (inodes.size === 0) return [];
   const pids: number[] = [];
-  for (const name of readdirSync('/proc')) {
-    if (!/^\d+$/.test(name) || Number(name) === process.pid) continue;
+  for (const pid of listPids()) {
+    if (pid === process.pid) continue;
     try {
-      if (inodes.has(readlinkSync(`/proc/${name}/ns/net`))) pids.push(Number(name));
+      if (inodes.has(readlinkSync(`/proc/${pid}/ns/net`))) pids.push(pid);
     } catch {
       /* exited meanwhile */
     }
@@ -149,7 +126,7 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** SIGTERM, wait up to `graceMs`, then SIGKILL; returns the pids still alive afterwards. */
 export async function killPids(pids: readonly number[], graceMs = 3000): Promise<number[]> {
-  const alive = (p: number) => procInfo(p)?.alive === true;
+  const alive = (p: number) => procStat(p)?.alive === true;
   const signal = (sig: NodeJS.Signals) => {
     for (const p of pids) {
       try {
@@ -206,7 +183,7 @@ export async function teardown({ runId, state, byTag }: TeardownInput): Promise<
   try {
     const pids = new Set<number>();
     for (const p of state?.processes ?? []) {
-      const info = procInfo(p.pid);
+      const info = procStat(p.pid);
       if (info?.alive && info.startTime === p.startTime) pids.add(p.pid);
       if (p.detached) for (const q of sessionPids(p)) pids.add(q);
     }

@@ -5,7 +5,8 @@ import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { detectCgroups, runCgroupDirs } from '../../src/netns/cgroups.ts';
 import { aliasPrefix, namespacePrefix, rootNamePattern, runTag } from '../../src/netns/plan.ts';
-import { listNamespaces, procInfo } from '../../src/netns/teardown.ts';
+import { listNamespaces } from '../../src/netns/teardown.ts';
+import { procStat } from '../../src/proc.ts';
 
 export function netnsLeftovers(runId: string, pids: number[] = []): string[] {
   const out = listNamespaces().filter((n) => n.startsWith(namespacePrefix(runId)));
@@ -18,7 +19,7 @@ export function netnsLeftovers(runId: string, pids: number[] = []): string[] {
     if (pattern.test(l.ifname) || l.ifalias?.startsWith(aliasPrefix(runId))) out.push(l.ifname);
   const layout = detectCgroups();
   if (layout) out.push(...runCgroupDirs(layout, runId).filter((d) => existsSync(d)));
-  for (const p of pids) if (procInfo(p)?.alive) out.push(`pid ${p}`);
+  for (const p of pids) if (procStat(p)?.alive) out.push(`pid ${p}`);
   return out;
 }
 

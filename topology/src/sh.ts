@@ -1,10 +1,11 @@
-// Runs OS commands for the netns backend. Every command goes through execFile (no shell); a
-// failure throws a CommandError carrying the command line, exit code and stderr, so a caller
-// never carries on with a half-configured network (unlike Mininet, which logs and continues).
-// `batch` feeds many `ip`/`tc` commands to one process (`ip -batch -`), which is what makes
-// bring-up of a 60-host topology take well under a second of process spawning.
+// Runs OS commands for the emulation backends (netns and local). Every command goes through
+// execFile (no shell); a failure throws a CommandError carrying the command line, exit code and
+// stderr, so a caller never carries on with a half-configured network (unlike Mininet, which logs
+// and continues). `batch` feeds many `ip`/`tc` commands to one process (`ip -batch -`), which is
+// what makes bring-up of a 60-host topology take well under a second of process spawning.
 
 import { execFile, spawn } from 'node:child_process';
+import type { RunResult } from './network.ts';
 
 export class CommandError extends Error {
   constructor(
@@ -34,11 +35,6 @@ export interface RunOptions {
   input?: string;
   timeoutMs?: number;
   env?: NodeJS.ProcessEnv;
-}
-
-export interface RunResult {
-  stdout: string;
-  stderr: string;
 }
 
 /** Runs argv[0] with argv[1..]; resolves with its output, rejects with CommandError. */
