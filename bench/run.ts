@@ -11,6 +11,7 @@ const BENCHES: Record<string, () => Promise<{ run: () => Promise<Record<string, 
   orchestration: () => import('./orchestration.ts'),
   intake: () => import('./intake.ts'),
   'topology-bringup': () => import('./topology-bringup.ts'),
+  'fl-scale': () => import('./fl-scale.ts'),
 };
 
 const wanted = process.argv.slice(2);
