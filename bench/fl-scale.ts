@@ -6,7 +6,7 @@
 // session its own Flower gRPC client with its own connection, partition and model.
 // netns as root, local otherwise. Env: BENCH_FL_CLIENTS (250), BENCH_CLIENTS_PER_HOST (5).
 
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -151,13 +151,12 @@ export async function run(): Promise<Record<string, unknown>> {
     }
     rmSync(runsDir, { recursive: true, force: true });
   }
+  const dir = new URL('./results/', import.meta.url);
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(new URL('fl-scale.json', dir), `${JSON.stringify(result, null, 2)}\n`);
   return result;
 }
 
 if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
-  const { writeFileSync, mkdirSync } = await import('node:fs');
-  const r = await run();
-  mkdirSync(new URL('./results/', import.meta.url), { recursive: true });
-  writeFileSync(new URL('./results/fl-scale.json', import.meta.url), `${JSON.stringify(r, null, 2)}\n`);
-  console.log(JSON.stringify(r, null, 2));
+  console.log(JSON.stringify(await run(), null, 2));
 }
