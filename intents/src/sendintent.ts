@@ -208,7 +208,7 @@ function progressLine(p: Posted, s: IntentStatus | undefined, idWidth: number): 
   const total = s.numRounds ?? 0;
   const round = s.state === 'completed' ? total : (s.round ?? 0);
   const tail = s.error ? `  ${s.error.split('\n')[0]}` : '';
-  return `cohort ${p.cohort}  ${id}  ${progressBar(round, total)}  round ${round}/${total}  acc ${fmt(s.accuracy)}  ${s.state}${tail}`;
+  return `cohort ${p.cohort}  ${id}  ${progressBar(round, total)}  round ${round}/${total}  loss ${fmt(s.loss)}  acc ${fmt(s.accuracy)}  ${s.state}${tail}`;
 }
 
 async function follow(

@@ -152,11 +152,11 @@ describe('sendintent CLI', { timeout: 240_000 }, () => {
     assert.ok(!r.stdout.includes('\x1b['), 'no ANSI escapes');
     assert.match(
       r.stdout,
-      /cohort 0 {2}edgeintent01b\.1 {2}\[#{20}\] {2}round 2\/2 {2}acc \d\.\d{3} {2}completed/,
+      /cohort 0 {2}edgeintent01b\.1 {2}\[#{20}\] {2}round 2\/2 {2}loss \d\.\d{3} {2}acc \d\.\d{3} {2}completed/,
     );
     assert.match(
       r.stdout,
-      /cohort 1 {2}edgeintent02b\.1 {2}\[#{20}\] {2}round 2\/2 {2}acc \d\.\d{3} {2}completed/,
+      /cohort 1 {2}edgeintent02b\.1 {2}\[#{20}\] {2}round 2\/2 {2}loss \d\.\d{3} {2}acc \d\.\d{3} {2}completed/,
     );
     const summary = r.stdout.slice(r.stdout.indexOf('\nsummary\n'));
     assert.match(summary, /cohort\s+intentId\s+state\s+rounds\s+accuracy/);
