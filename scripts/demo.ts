@@ -27,6 +27,7 @@ const USAGE = `usage: npm run demo -- [options]
   --seed-experiment    the seed's experiment: 5 campuses × 10 clients, cohorts [30,10,10], the three
                        seed intents, FedAvg, fracfit 0.5, 20 rounds, 2 CPUs per FL node
   --base-net A.B       first two octets of the topology's addresses (default 10.0, the seed's)
+  REDIS_URL            a Redis for the MLFOs (URL or unix socket path); default: a redis-server of the run
   --min-accuracy X     exit 1 when a cohort ends below this held-out accuracy (default 0)`;
 
 let values: Record<string, string | boolean | undefined>;
@@ -83,6 +84,20 @@ const backend = values.backend
       console.log(`backend ${d.backend} (${d.reason})`);
       return d.backend;
     })();
+
+// Redis: REDIS_URL when set, else a redis-server of the run (its unix socket and data in the run
+// directory, reachable from every host's namespace). A URL on this machine's loopback cannot be
+// reached from the netns hosts, so it is refused there before anything starts.
+const redisUrl = process.env.REDIS_URL || undefined;
+if (redisUrl && backend === 'netns' && /^redis:\/\/(127\.|localhost|\[::1\])/.test(redisUrl)) {
+  console.error(
+    `REDIS_URL=${redisUrl} is on this machine's loopback, which the MLFOs in their network namespaces ` +
+      'cannot reach. Unset it (the demo then starts a Redis of the run), give a unix socket path ' +
+      '(e.g. REDIS_URL=/run/redis/redis.sock), or use --backend local.',
+  );
+  process.exit(2);
+}
+if (redisUrl) console.log(`Redis: ${redisUrl} (REDIS_URL)`);
 
 // Cohort sizes: the seed's [30,10,10] for its experiment, else as even as possible.
 const sizes = seedExperiment
@@ -153,6 +168,7 @@ try {
     catalog: resolve(String(values.catalog)),
     keep: values.keep === true,
     signal: abort.signal,
+    ...(redisUrl ? { redisUrl } : {}),
   });
   console.log(`\n${summaryTable(report)}\n`);
   const s = report.seconds;
