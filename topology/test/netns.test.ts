@@ -2,7 +2,7 @@
 // iperf3, CPU limits, the netem-missing error and opt-in, teardown, and crash/interrupt cleanup.
 // Every test uses its own run id and removes its own resources, even when it fails.
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
@@ -209,7 +209,14 @@ test('with linksWithoutDelay the run proceeds, warns and records the links witho
     );
     assert.deepEqual(net.status().linksWithoutDelay, ['a1–sw', 'a2–sw']);
     assert.equal((await net.pingAll()).lossPercent, 0);
-    await assert.rejects(net.setLink('a1', 'sw', { delayMs: 5 }), /sch_netem/);
+    await assert.rejects(net.setLink('a1', 'sw', { delayMs: 5 }), /no sch_netem.*nothing was changed/);
+    // a bandwidth change on a link whose spec delay is not applied still works
+    await net.setLink('a1', 'sw', { bandwidthMbps: 30 });
+    const a1 = net.status().links.find((l) => l.a === 'a1');
+    assert.equal(a1?.ab.bandwidthMbps, 30);
+    const ns = net.status().hosts.find((h) => h.name === 'a1')?.namespace ?? '';
+    const tc = spawnSync('tc', ['-n', ns, 'class', 'show', 'dev', 'a1-eth0']).stdout.toString();
+    assert.match(tc, /rate 30Mbit/);
     await net.stop();
     assert.deepEqual(netnsLeftovers(runId), []);
   } finally {
