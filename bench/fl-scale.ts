@@ -120,6 +120,8 @@ export async function run(): Promise<Record<string, unknown>> {
           console.log(`all ${clients} clients connected ${connectedS.toFixed(1)} s after the first /cli`);
         }
         if (['completed', 'failed', 'stopped'].includes(String(status.state))) break;
+        if (performance.now() - tJoin > 1_200_000)
+          throw new Error(`round not done after 20 min: ${JSON.stringify(status.state)}`);
         await new Promise((r) => setTimeout(r, 500));
       }
       const rounds = (status.rounds as { fitResults?: number; durationMs?: number }[] | undefined) ?? [];
@@ -134,7 +136,7 @@ export async function run(): Promise<Record<string, unknown>> {
         accuracy: status.accuracy,
         peakRssMb: Math.round(peakKb / 1024),
         target: `${TARGET_CLIENTS} clients join one round`,
-        met: status.state === 'completed' && (r1?.fitResults ?? 0) >= TARGET_CLIENTS,
+        met: status.state === 'completed' && (r1?.fitResults ?? 0) >= clients && clients >= TARGET_CLIENTS,
       });
       console.log(
         `round 1: ${r1?.fitResults ?? 0}/${clients} fit results, ${result.roundDurationS} s; state ${status.state}; ` +

@@ -11,7 +11,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { defaultBackend, parseBackend } from '../topology/src/backend.ts';
+import { defaultBackend, parseBackend, runsDirectory } from '../topology/src/backend.ts';
 import { runExperiment, summaryTable } from '../topology/src/experiment/run-experiment.ts';
 import { seedTopology } from '../topology/src/generators/seed.ts';
 
@@ -68,6 +68,13 @@ function int(name: string, min: number, max: number): number {
 }
 
 const seedExperiment = values['seed-experiment'] === true;
+if (seedExperiment) {
+  const ignored = ['cohorts', 'clients', 'rounds', 'fracfit'].filter((k) =>
+    process.argv.some((a) => a.startsWith(`--${k}`)),
+  );
+  if (ignored.length > 0)
+    console.warn(`--seed-experiment fixes ${ignored.map((k) => `--${k}`).join(', ')}; ignored`);
+}
 const cohorts = seedExperiment ? 3 : int('cohorts', 1, 9);
 const clients = seedExperiment ? 50 : int('clients', cohorts, 90);
 const rounds = seedExperiment ? 20 : int('rounds', 1, 1000);
@@ -116,7 +123,7 @@ const spec = seedTopology({
 
 const stamp = new Date().toISOString().replace(/[-:T]/g, '').slice(0, 14);
 const runId = `${seedExperiment ? 'seedexp' : 'demo'}-${stamp}`;
-const runDir = resolve('runs', runId);
+const runDir = join(runsDirectory(), runId);
 mkdirSync(runDir, { recursive: true });
 
 // The seed's three intents in its order, one per cohort (cycled when there are more cohorts).
@@ -146,7 +153,10 @@ writeFileSync(
 const abort = new AbortController();
 let interrupted = false;
 const onSignal = (sig: NodeJS.Signals) => {
-  if (interrupted) return;
+  if (interrupted) {
+    console.error(`${sig}: still tearing down run ${runId} …`);
+    return;
+  }
   interrupted = true;
   console.error(`\n${sig}: stopping and tearing down run ${runId} …`);
   abort.abort();
@@ -176,7 +186,7 @@ try {
     `network up ${s.network.toFixed(1)} s · node programs ${s.programs.toFixed(1)} s · intents to models ` +
       `${s.training.toFixed(1)} s · total ${s.total.toFixed(1)} s`,
   );
-  console.log(`report ${join('runs', runId, 'report.json')} · chart ${join('runs', runId, 'accuracy.svg')}`);
+  console.log(`report ${join(runDir, 'report.json')} · chart ${join(runDir, 'accuracy.svg')}`);
   if (values.keep)
     console.log(`the run is up: npx mlfo-topo status --run ${runId} · npx mlfo-topo down --run ${runId}`);
   const low = report.cohorts.filter((c) => (c.finalAccuracy ?? 0) < minAccuracy);
@@ -189,6 +199,9 @@ try {
     process.exitCode = 1;
   }
 } catch (err) {
-  console.error(`demo failed: ${(err as Error).message}`);
+  console.error(
+    interrupted ? `interrupted; run ${runId} torn down` : `demo failed: ${(err as Error).message}`,
+  );
   process.exitCode = interrupted ? 130 : 1;
 }
+if (interrupted) process.exitCode = 130;

@@ -102,6 +102,11 @@ test('seed topology, 5 cohorts / 50 clients: up, pingall, iperf over 100 Mbit/s,
     assert.equal(cli('meter', '--cohort', '2', '--clear').code, 0);
     assert.equal(cli('meter', '--cohort', '9', '--up', '1').code, 1, 'no cohort 9');
 
+    // a bandwidth change on a link whose 12 ms delay is not applied (no netem here) still works
+    const sat = cli('link', 'satsw11', 'aggsw10', '--bandwidth-mbps', '200');
+    assert.equal(sat.code, 0, sat.err);
+    assert.match(sat.out, /200 Mbit\/s/);
+
     const lim = cli('limit', 'fc.10', '--cpus', '0.5', '--memory-mb', '256');
     assert.equal(lim.code, 0, lim.err);
     assert.match(lim.out, /fc\.10: cpus 0\.5, memory 256 MiB/);
@@ -110,6 +115,10 @@ test('seed topology, 5 cohorts / 50 clients: up, pingall, iperf over 100 Mbit/s,
     assert.match(ex.out, /10\.0\.1\.10\/16/);
     assert.doesNotMatch(ex.out, /10\.0\.1\.11\//);
     assert.equal(cli('exec', 'nosuch', '--', 'true').code, 1);
+    const bare = cli('exec', 'fc.11', 'ip', '-o', '-4', 'addr', 'show');
+    assert.equal(bare.code, 0, bare.err);
+    assert.match(bare.out, /10\.0\.1\.11\/16/);
+    assert.equal(cli('exec', 'fc.11', 'sh', '-c', 'exit 7').code, 7);
 
     const down = cli('down');
     assert.equal(down.code, 0, down.err);
@@ -212,6 +221,54 @@ for (const how of ['SIGINT', 'SIGKILL'] as const) {
     }
   });
 }
+
+test('up --foreground stays until Ctrl-C, clean refuses a run whose owner lives, SIGINT tears down', {
+  skip,
+  timeout: 120_000,
+}, async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'mlfo-cli-fg-'));
+  const spec = join(dir, 'seed.yaml');
+  try {
+    assert.equal(
+      cli('generate', 'seed', '--cohorts', '1', '--clients', '2', '--no-delays', '-o', spec).code,
+      0,
+    );
+    const runId = newRunId();
+    const child = spawn(
+      process.execPath,
+      [CLI, 'up', spec, '--run-id', runId, '--no-programs', '--no-publish', '--foreground'],
+      {
+        stdio: ['ignore', 'pipe', 'pipe'],
+        env: { ...process.env, MLFO_RUNS_DIR: runsDir },
+      },
+    );
+    let out = '';
+    child.stdout.on('data', (d: Buffer) => {
+      out += d.toString();
+    });
+    const exited = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
+    const deadline = Date.now() + 60_000;
+    while (!/Ctrl-C tears the run down/.test(out)) {
+      assert.ok(
+        Date.now() < deadline && child.exitCode === null,
+        `foreground up ended early (${child.exitCode}): ${out}`,
+      );
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    await new Promise((r) => setTimeout(r, 1000));
+    assert.equal(child.exitCode, null, 'still running a second later');
+    const refused = cli('clean', '--run', runId);
+    assert.equal(refused.code, 1);
+    assert.match(refused.err, /its owner \(pid \d+\) is running/);
+    assert.equal(cli('pingall', '--run', runId).code, 0, 'the refused clean left the run intact');
+    child.kill('SIGINT');
+    assert.equal(await exited, 0);
+    assert.deepEqual(netnsLeftovers(runId), []);
+  } finally {
+    cli('clean', '--run', runIds.at(-1) ?? '');
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
 
 test('usage and run-selection errors are clear', () => {
   const r = cli('link', 'a');

@@ -4,12 +4,13 @@
 // nothing of its run on the machine.
 
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
+import { cleanEmulation } from '../src/backend.ts';
 import type { ExperimentReport } from '../src/experiment/run-experiment.ts';
 import { procInfo } from '../src/netns/teardown.ts';
 import { netnsLeftovers } from './support/netns-leftovers.ts';
@@ -20,9 +21,10 @@ test('npm run demo: 3 cohorts complete with accuracy ≥ 0.85; report, chart, lo
   timeout: 1_200_000,
 }, async () => {
   const cwd = mkdtempSync(join(tmpdir(), 'mlfo-demo-'));
+  let child: ChildProcess | undefined;
   try {
     // tsx resolved from this repository: the demo runs in an empty directory (its runs/ go there)
-    const child = spawn(
+    const demo = spawn(
       process.execPath,
       ['--import', import.meta.resolve('tsx'), join(REPO, 'scripts/demo.ts'), '--min-accuracy', '0.85'],
       {
@@ -32,13 +34,14 @@ test('npm run demo: 3 cohorts complete with accuracy ≥ 0.85; report, chart, lo
       },
     );
     let out = '';
-    child.stdout.on('data', (d: Buffer) => {
+    child = demo;
+    demo.stdout.on('data', (d: Buffer) => {
       out += d.toString();
     });
-    child.stderr.on('data', (d: Buffer) => {
+    demo.stderr.on('data', (d: Buffer) => {
       out += d.toString();
     });
-    const code = await new Promise<number | null>((r) => child.on('exit', (c) => r(c)));
+    const code = await new Promise<number | null>((r) => demo.on('exit', (c) => r(c)));
     const [runId] = existsSync(join(cwd, 'runs')) ? readdirSync(join(cwd, 'runs')) : [];
     assert.ok(runId, `no run directory; output:\n${out}`);
     const runDir = join(cwd, 'runs', runId);
@@ -77,6 +80,17 @@ test('npm run demo: 3 cohorts complete with accuracy ≥ 0.85; report, chart, lo
     for (const p of state.processes) assert.ok(!procInfo(p.pid)?.alive, `pid ${p.pid} still alive`);
     if (report.backend === 'netns') assert.deepEqual(netnsLeftovers(runId), []);
   } finally {
+    // a demo that failed or hung: end it and remove what its run left before the directory goes
+    if (child && child.exitCode === null && child.signalCode === null) {
+      const gone = new Promise((r) => child?.once('exit', r));
+      child.kill('SIGINT');
+      await Promise.race([gone, new Promise((r) => setTimeout(r, 30_000))]);
+      child.kill('SIGKILL');
+    }
+    const runs = join(cwd, 'runs');
+    for (const id of existsSync(runs) ? readdirSync(runs) : []) {
+      await cleanEmulation(id, runs).catch((err: Error) => console.error(`clean of ${id}: ${err.message}`));
+    }
     rmSync(cwd, { recursive: true, force: true });
   }
 });

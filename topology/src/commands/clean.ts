@@ -2,17 +2,19 @@
 // bridges, cgroups and processes, found from its state file and its run tag) and nothing else.
 // Without --run it lists the runs that are not stopped, so the choice stays the user's.
 
-import { cleanEmulation, listRuns, runsDirectory } from '../backend.ts';
+import { join } from 'node:path';
+import { cleanEmulation, listRuns, readRunSummary, runsDirectory } from '../backend.ts';
 import { TeardownError } from '../network.ts';
-import type { Command } from './command.ts';
+import { RUN_ID_PATTERN } from '../run-id.ts';
+import { type Command, UsageError } from './command.ts';
 import { parse, RUN_USAGE } from './run-target.ts';
 
 export const command: Command = {
   summary: "remove a crashed run's leftovers (only that run's)",
-  usage: `mlfo-topo clean --run ID\n${RUN_USAGE}\n  without --run: lists runs that are not stopped`,
+  usage: `mlfo-topo clean --run ID [--force]\n${RUN_USAGE}\n  --force           also when the run's owning process is still running\n  without --run: lists runs that are not stopped`,
 
   async run(args, io) {
-    const { values } = parse('clean', args, {});
+    const { values } = parse('clean', args, { force: { type: 'boolean' } });
     const runsDir = runsDirectory(values['runs-dir'] as string | undefined);
     const runId = values.run as string | undefined;
     if (runId === undefined) {
@@ -26,6 +28,24 @@ export const command: Command = {
         io.stdout(`  ${r.runId.padEnd(36)} ${r.backend.padEnd(6)} ${r.phase.padEnd(9)} ${r.startedAt}\n`);
       }
       return 2;
+    }
+    if (!RUN_ID_PATTERN.test(runId)) {
+      throw new UsageError(`clean: --run ${JSON.stringify(runId)}; allowed: [A-Za-z0-9_-], 1–48 characters`);
+    }
+    // A run whose owner (a demo, a foreground up, a start in progress) is alive is not a crashed
+    // run: cleaning it would pull the network from under that process.
+    const run = readRunSummary(join(runsDir, runId));
+    if (
+      run &&
+      ['starting', 'up', 'stopping'].includes(run.phase) &&
+      isAlive(run.ownerPid) &&
+      values.force !== true
+    ) {
+      io.stderr(
+        `mlfo-topo clean: run ${runId} is ${run.phase} and its owner (pid ${run.ownerPid}) is running; ` +
+          `stop that process (Ctrl-C), use mlfo-topo down --run ${runId}, or --force\n`,
+      );
+      return 1;
     }
     try {
       const report = await cleanEmulation(runId, runsDir);
@@ -42,3 +62,13 @@ export const command: Command = {
     }
   },
 };
+
+function isAlive(pid: number): boolean {
+  if (!Number.isInteger(pid) || pid <= 0 || pid === process.pid) return false;
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}

@@ -2,22 +2,29 @@
 // the host's environment on local), attached to this terminal; exits with the command's code.
 
 import { spawn } from 'node:child_process';
+import { constants } from 'node:os';
 import { type Command, UsageError } from './command.ts';
 import { attachChosen, parse, RUN_USAGE } from './run-target.ts';
 
 export const command: Command = {
   summary: 'run a command inside a host',
-  usage: `mlfo-topo exec [--run ID] HOST -- CMD [ARGS…]\n${RUN_USAGE}`,
+  usage: `mlfo-topo exec [--run ID] HOST [--] CMD [ARGS…]\n${RUN_USAGE}`,
 
   async run(args, io) {
-    const dash = args.indexOf('--');
-    const own = dash < 0 ? args : args.slice(0, dash);
-    const cmd = dash < 0 ? [] : args.slice(dash + 1);
-    const { values, positionals } = parse('exec', own, {});
-    if (positionals.length === 1 && cmd.length === 0 && own.length > 1) cmd.push(...positionals.splice(1));
-    if (positionals.length !== 1 || cmd.length === 0)
-      throw new UsageError('exec: expected HOST -- CMD [ARGS…]');
-    const host = positionals[0] as string;
+    // Options come before HOST; everything after HOST (or after `--`) is the command, verbatim.
+    const own: string[] = [];
+    let i = 0;
+    while (i < args.length && (args[i] ?? '').startsWith('--') && args[i] !== '--') {
+      const a = args[i] as string;
+      own.push(a);
+      if (!a.includes('=')) own.push(args[i + 1] ?? '');
+      i += a.includes('=') ? 1 : 2;
+    }
+    const host = args[i] !== '--' ? args[i] : undefined;
+    let cmd = args.slice(host === undefined ? i : i + 1);
+    if (cmd[0] === '--') cmd = cmd.slice(1);
+    const { values } = parse('exec', own, {});
+    if (host === undefined || cmd.length === 0) throw new UsageError('exec: expected HOST [--] CMD [ARGS…]');
     const net = await attachChosen(values);
     const h = net.status().hosts.find((x) => x.name === host);
     if (!h)
@@ -35,7 +42,9 @@ export const command: Command = {
         io.stderr(`exec on ${host}: ${err.message}\n`);
         resolve(127);
       });
-      child.on('exit', (code, signal) => resolve(code ?? (signal ? 128 : 1)));
+      child.on('exit', (code, signal) =>
+        resolve(code ?? 128 + (signal ? (constants.signals[signal] ?? 0) : 0)),
+      );
     });
   },
 };

@@ -15,7 +15,7 @@ export const command: Command = {
     });
     if (positionals.length !== 2) throw new UsageError('iperf: expected the two hosts A B');
     const seconds = numberOption(values, 'seconds', { min: 1, max: 3600, integer: true }) ?? 3;
-    const port = numberOption(values, 'port', { min: 1, max: 65535, integer: true }) ?? 5201;
+    const port = numberOption(values, 'port', { min: 1, max: 65535, integer: true }) ?? 5301;
     const net = await attachChosen(values);
     const [a, b] = positionals as [string, string];
     const r = await net.iperf(a, b, { seconds, port });

@@ -62,26 +62,44 @@ export const command: Command = {
       if (bad.length > 0)
         throw new UsageError(`--roles: unknown ${bad.join(', ')}; allowed: ${HOST_ROLES.join(', ')}`);
     }
+    if (
+      backend === 'netns' &&
+      values['no-programs'] !== true &&
+      /^redis:\/\/(127\.|localhost|\[::1\])/.test(String(values.redis ?? ''))
+    ) {
+      throw new UsageError(
+        `--redis ${String(values.redis)} is on this machine's loopback, which the MLFOs in their network namespaces cannot reach; ` +
+          'allowed: a unix socket path, an address the hosts reach, or no --redis (a Redis of the run)',
+      );
+    }
     const scrapeIntervalS = numberOption(values, 'scrape-interval', { min: 1, max: 3600, integer: true });
     const foreground = values.foreground === true;
     const progress = (s: string) => io.stderr(`  … ${s}\n`);
 
     io.stderr(`mlfo-topo up: ${spec.name} (${spec.hosts.length} hosts) on ${backend}, run ${runId}\n`);
     const t0 = Date.now();
-    const net = await startEmulation(spec, {
-      backend,
-      runId,
-      runDir,
-      linksWithoutDelay: values['links-without-delay'] === true,
-      rootAccess: values['no-root-access'] !== true,
-      publish: values['no-publish'] !== true,
-      onProgress: progress,
-      log: (m) => io.stderr(`${m}\n`),
-    });
+    let net: EmulatedNetwork;
+    try {
+      net = await startEmulation(spec, {
+        backend,
+        runId,
+        runDir,
+        linksWithoutDelay: values['links-without-delay'] === true,
+        rootAccess: values['no-root-access'] !== true,
+        publish: values['no-publish'] !== true,
+        onProgress: progress,
+        log: (m) => io.stderr(`${m}\n`),
+      });
+    } catch (err) {
+      if ((err as Error).name !== 'InterruptedError') throw err;
+      io.stderr(`mlfo-topo up: ${(err as Error).message}\n`);
+      return 130;
+    }
     io.stderr(`network up in ${((Date.now() - t0) / 1000).toFixed(1)} s\n`);
 
     // From here a Ctrl-C aborts the node programs' start and tears the network down.
     const abort = new AbortController();
+    let foregroundStop = false;
     let signalled: NodeJS.Signals | undefined;
     const onSignal = (sig: NodeJS.Signals) => {
       signalled ??= sig;
@@ -118,15 +136,23 @@ export const command: Command = {
         return 0;
       }
       io.stdout('\nforeground: Ctrl-C tears the run down\n');
+      // signal listeners alone do not keep Node running: hold the event loop until the signal
+      const hold = setInterval(() => undefined, 1 << 30);
       await new Promise<void>((resolve) => {
         if (abort.signal.aborted) resolve();
         abort.signal.addEventListener('abort', () => resolve(), { once: true });
       });
+      clearInterval(hold);
       io.stderr(`${signalled ?? 'signal'}: tearing down run ${runId}\n`);
+      foregroundStop = true;
       await net.stop();
       io.stderr(`run ${runId} is down\n`);
       return 0;
     } catch (err) {
+      if (foregroundStop) {
+        io.stderr(`${(err as Error).message}\nmlfo-topo clean --run ${runId} tries again\n`);
+        return 1;
+      }
       io.stderr(`mlfo-topo up: ${(err as Error).message}\ntearing down run ${runId}\n`);
       try {
         await net.stop();
@@ -141,10 +167,11 @@ export const command: Command = {
   },
 };
 
+/** <topology>-<time>-<pid>: two `up`s started in the same second get different ids. */
 export function defaultRunId(topology: string): string {
   const stamp = new Date().toISOString().replace(/[-:T]/g, '').slice(0, 14);
   const name = topology.replace(/[^A-Za-z0-9_-]/g, '-').slice(0, 24) || 'run';
-  return `${name}-${stamp}`;
+  return `${name}-${stamp}-${process.pid}`;
 }
 
 function printSummary(

@@ -14,6 +14,7 @@ import type { BackendName, EmulatedNetwork } from '../network.ts';
 import { probeNetem } from '../netns/shaping.ts';
 import type { TopologySpec } from '../spec/topology-spec.ts';
 import { linksNeedingNetem } from '../spec/validate.ts';
+import { loadCohortConfig, planCohortPosts } from '../../../mlfo/src/intent/cohort-config.ts';
 import { accuracyChartSvg } from './chart.ts';
 
 const REPO = fileURLToPath(new URL('../../../', import.meta.url));
@@ -116,7 +117,12 @@ export async function runExperiment(o: ExperimentOptions): Promise<ExperimentRep
     log: (m) => out(`${m}\n`),
   });
   let keepUp = false;
+  let primary: unknown;
+  const checkAbort = () => {
+    if (o.signal?.aborted) throw new Error('interrupted');
+  };
   try {
+    checkAbort();
     const tNet = Date.now();
     const { startNodePrograms } = await import('../nodes/index.ts');
     const programs = await startNodePrograms(net, {
@@ -132,10 +138,14 @@ export async function runExperiment(o: ExperimentOptions): Promise<ExperimentRep
     out(
       `${programs.programs.length} node programs ready in ${((tProg - tNet) / 1000).toFixed(1)} s; edge MLFO ${edge}\n\n`,
     );
-    await sendIntents(o, edge, out);
-    const intents = await waitAllEnded(edge, o.timeoutS ?? 1800, o.signal);
+    checkAbort();
+    // ipstart of each configured cohort, so results keep the config's cohort numbers
+    const planned = planCohortPosts(loadCohortConfig(o.cohortConfig)).map((p) => Number(p.fields.ipstart));
+    const deadline = Date.now() + (o.timeoutS ?? 1800) * 1000;
+    await sendIntents(o, edge, out, deadline);
+    const intents = await waitAllEnded(edge, deadline, o.signal);
     const tTrain = Date.now();
-    const cohorts = await collect(intents);
+    const cohorts = await collect(intents, planned);
     const status = net.status();
     const report: ExperimentReport = {
       runId: o.runId,
@@ -158,16 +168,26 @@ export async function runExperiment(o: ExperimentOptions): Promise<ExperimentRep
         total: (Date.now() - t0) / 1000,
       },
       cohorts,
-      ok: cohorts.length > 0 && cohorts.every((c) => c.state === 'completed'),
+      ok: cohorts.length === planned.length && cohorts.every((c) => c.state === 'completed'),
     };
     writeFileSync(join(o.runDir, 'report.json'), `${JSON.stringify(report, null, 2)}\n`);
     writeFileSync(join(o.runDir, 'accuracy.svg'), accuracyChartSvg(report));
     keepUp = o.keep === true;
     return report;
+  } catch (err) {
+    primary = err;
+    throw err;
   } finally {
     if (!keepUp) {
       out(`tearing down run ${o.runId} …\n`);
-      await net.stop();
+      try {
+        await net.stop();
+      } catch (stopErr) {
+        // the run's own outcome stays the error (or the report) the caller gets; teardown
+        // problems are added to it, not put in its place
+        if (primary instanceof Error) primary.message += `\n(teardown: ${(stopErr as Error).message})`;
+        else out(`${(stopErr as Error).message}\nmlfo-topo clean --run ${o.runId} tries again\n`);
+      }
     }
   }
 }
@@ -179,7 +199,12 @@ function edgeUrl(net: EmulatedNetwork): string {
 }
 
 /** The real sendintent CLI with --follow: posts one intent per cohort and shows progress live. */
-function sendIntents(o: ExperimentOptions, edge: string, out: (t: string) => void): Promise<void> {
+function sendIntents(
+  o: ExperimentOptions,
+  edge: string,
+  out: (t: string) => void,
+  deadline: number,
+): Promise<void> {
   return new Promise((resolve, reject) => {
     const child = spawn(
       process.execPath,
@@ -199,10 +224,20 @@ function sendIntents(o: ExperimentOptions, edge: string, out: (t: string) => voi
     child.stderr.on('data', (d: Buffer) => out(d.toString()));
     const onAbort = () => child.kill('SIGTERM');
     o.signal?.addEventListener('abort', onAbort, { once: true });
+    let late = false;
+    const timer = setTimeout(
+      () => {
+        late = true;
+        child.kill('SIGTERM');
+      },
+      Math.max(0, deadline - Date.now()),
+    );
     child.on('error', reject);
     child.on('exit', (code) => {
+      clearTimeout(timer);
       o.signal?.removeEventListener('abort', onAbort);
       if (o.signal?.aborted) reject(new Error('interrupted'));
+      else if (late) reject(new Error('training did not end in time (sendintent --follow stopped)'));
       // 1 = a cohort failed or was rejected: the report says which; only a usage error (2) is fatal
       else if (code === 0 || code === 1) resolve();
       else reject(new Error(`sendintent exited with code ${code}`));
@@ -216,28 +251,27 @@ async function listIntents(edge: string): Promise<IntentView[]> {
   return ((await res.json()) as { intents: IntentView[] }).intents;
 }
 
-async function waitAllEnded(edge: string, timeoutS: number, signal?: AbortSignal): Promise<IntentView[]> {
-  const deadline = Date.now() + timeoutS * 1000;
+async function waitAllEnded(edge: string, deadline: number, signal?: AbortSignal): Promise<IntentView[]> {
   for (;;) {
-    const intents = await listIntents(edge);
-    if (intents.length > 0 && intents.every((i) => ['completed', 'failed', 'stopped'].includes(i.state)))
-      return intents;
-    if (Date.now() > deadline) {
-      throw new Error(
-        `training did not end within ${timeoutS} s: ${intents.map((i) => `${i.id} ${i.state}`).join(', ')}`,
-      );
-    }
     if (signal?.aborted) throw new Error('interrupted');
+    const intents = await listIntents(edge);
+    // sendintent has returned: every intent it could post is here; none means all were refused
+    if (intents.length === 0) throw new Error('the edge MLFO accepted no intent (see sendintent above)');
+    if (intents.every((i) => ['completed', 'failed', 'stopped'].includes(i.state))) return intents;
+    if (Date.now() > deadline) {
+      throw new Error(`training did not end in time: ${intents.map((i) => `${i.id} ${i.state}`).join(', ')}`);
+    }
     await new Promise((r) => setTimeout(r, 1000));
   }
 }
 
-async function collect(intents: IntentView[]): Promise<CohortResult[]> {
+async function collect(intents: IntentView[], plannedIpstarts: number[]): Promise<CohortResult[]> {
   const sorted = [...intents].sort((a, b) => Number(a.form.ipstart ?? 0) - Number(b.form.ipstart ?? 0));
   return Promise.all(
     sorted.map(async (i, k) => {
+      const index = plannedIpstarts.indexOf(Number(i.form.ipstart));
       const r: CohortResult = {
-        cohort: k + 1,
+        cohort: index >= 0 ? index + 1 : k + 1,
         intent: i.intentID,
         id: i.id,
         state: i.state,
