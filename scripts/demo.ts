@@ -8,6 +8,7 @@
 //   npm run demo -- --seed-experiment
 
 import { mkdirSync, writeFileSync } from 'node:fs';
+import { totalmem } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
@@ -18,7 +19,8 @@ import { seedTopology } from '../topology/src/generators/seed.ts';
 const REPO = fileURLToPath(new URL('../', import.meta.url));
 const USAGE = `usage: npm run demo -- [options]
   --cohorts N          FL cohorts (servers fed.1…N), one seed intent each (default 3)
-  --clients N          FL clients in all, split evenly over the cohorts (default 12)
+  --clients N          FL clients in all, split evenly over the cohorts (default 12, fewer where
+                       memory is short)
   --rounds N           FL rounds per cohort (default 5)
   --fracfit X          fraction of a cohort's clients trained per round (default 1)
   --backend B          netns (default as root on Linux) or local
@@ -35,7 +37,7 @@ try {
   values = parseArgs({
     options: {
       cohorts: { type: 'string', default: '3' },
-      clients: { type: 'string', default: '12' },
+      clients: { type: 'string' },
       rounds: { type: 'string', default: '5' },
       fracfit: { type: 'string', default: '1' },
       backend: { type: 'string' },
@@ -76,7 +78,19 @@ if (seedExperiment) {
     console.warn(`--seed-experiment fixes ${ignored.map((k) => `--${k}`).join(', ')}; ignored`);
 }
 const cohorts = seedExperiment ? 3 : int('cohorts', 1, 9);
-const clients = seedExperiment ? 50 : int('clients', cohorts, 90);
+// Scaled to the machine: 12 clients where they fit, fewer on a small one (a flower-adapter node
+// takes ~150 MB; the MLFOs, Redis, Prometheus and traffic ~1.5 GB; 60 % of the memory is used).
+const fitting = Math.floor(((totalmem() / 2 ** 30) * 0.6 - 1.5) / 0.15);
+const clients = seedExperiment
+  ? 50
+  : values.clients !== undefined
+    ? int('clients', cohorts, 90)
+    : Math.max(cohorts, Math.min(12, fitting));
+if (!seedExperiment && values.clients === undefined && clients < 12) {
+  console.log(
+    `${clients} clients: what fits this machine's ${(totalmem() / 2 ** 30).toFixed(1)} GB (--clients N overrides)`,
+  );
+}
 const rounds = seedExperiment ? 20 : int('rounds', 1, 1000);
 const fracfit = seedExperiment ? 0.5 : Number(values.fracfit);
 const minAccuracy = Number(values['min-accuracy']);

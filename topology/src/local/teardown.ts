@@ -2,6 +2,7 @@
 // whole process groups, start time checked), then the port forwarder, then the run's 127.K block
 // claim. It works from the run state only, keeps going past failures and reports every one.
 
+import { removeRunTempDir } from '../run-id.ts';
 import type { TeardownReport } from '../network.ts';
 import { releaseBlock } from './address-claims.ts';
 import { endProcessGroups } from './processes.ts';
@@ -67,7 +68,9 @@ export async function stopLocalRun(
   } catch (err) {
     report.failures.push(`marking the run stopping: ${(err as Error).message}`);
   }
-  if (!(await teardownLocal(current, report))) return { state: current };
+  const ok = await teardownLocal(current, report);
+  removeRunTempDir(current.runId, report.failures);
+  if (!ok) return { state: current };
   try {
     const stopped = updateLocalState(runDir, current, (s) => {
       s.phase = 'stopped';

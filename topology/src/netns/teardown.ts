@@ -5,6 +5,7 @@
 // run's tag (names that carry its run id) — never from anything else, so other runs on the
 // same machine are untouched. It keeps going past failures and reports every one.
 
+import { removeRunTempDir } from '../run-id.ts';
 import { existsSync, readFileSync, readdirSync, readlinkSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { isForwarderScript } from '../forwarder.ts';
@@ -316,5 +317,6 @@ export async function teardown({ runId, state, byTag }: TeardownInput): Promise<
       }
     }
   }
+  removeRunTempDir(runId, report.failures);
   return report;
 }

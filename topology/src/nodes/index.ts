@@ -12,6 +12,7 @@
 // `mlfo-topo status` of a run started by `up`) can check it with nodeProgramsHealth.
 
 import { setMaxListeners } from 'node:events';
+import { runTempDir } from '../run-id.ts';
 import {
   accessSync,
   closeSync,
@@ -26,7 +27,6 @@ import {
   rmSync,
   writeFileSync,
 } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { delimiter, join, resolve } from 'node:path';
 import { prometheusConfig } from '../monitoring/prometheus-config.ts';
 import type { EmulatedNetwork, HostProcess } from '../network.ts';
@@ -260,7 +260,7 @@ async function mapLimit<T>(
 function redisSocket(runDir: string, runId: string): { socket: string; tmpDir?: string } {
   const inRun = join(runDir, 'redis.sock');
   if (Buffer.byteLength(inRun) <= SUN_PATH_MAX) return { socket: inRun };
-  const tmpDir = join(tmpdir(), `mlfo-${runId}`);
+  const tmpDir = runTempDir(runId);
   const socket = join(tmpDir, 'redis.sock');
   if (Buffer.byteLength(socket) > SUN_PATH_MAX) {
     throw new Error(
