@@ -53,3 +53,14 @@ export function livingProcesses(): ProcStat[] {
   }
   return out;
 }
+
+/** Whether a process with this pid exists (possibly another user's), without /proc. */
+export function pidExists(pid: number): boolean {
+  if (!Number.isInteger(pid) || pid <= 0) return false; // 0 and negatives would address groups
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}

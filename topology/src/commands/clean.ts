@@ -5,6 +5,7 @@
 import { join } from 'node:path';
 import { cleanEmulation, listRuns, readRunSummary, runsDirectory } from '../backend.ts';
 import { TeardownError } from '../network.ts';
+import { pidExists } from '../proc.ts';
 import { RUN_ID_PATTERN } from '../run-id.ts';
 import { type Command, UsageError } from './command.ts';
 import { parse, RUN_USAGE } from './run-target.ts';
@@ -38,7 +39,8 @@ export const command: Command = {
     if (
       run &&
       ['starting', 'up', 'stopping'].includes(run.phase) &&
-      isAlive(run.ownerPid) &&
+      run.ownerPid !== process.pid &&
+      pidExists(run.ownerPid) &&
       values.force !== true
     ) {
       io.stderr(
@@ -62,13 +64,3 @@ export const command: Command = {
     }
   },
 };
-
-function isAlive(pid: number): boolean {
-  if (!Number.isInteger(pid) || pid <= 0 || pid === process.pid) return false;
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}

@@ -21,7 +21,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { FIRST_BLOCK, LAST_BLOCK } from './address-map.ts';
 import { withFileLock } from './file-lock.ts';
-import { pidExists } from './processes.ts';
+import { pidExists } from '../proc.ts';
 import { readLocalState } from './state.ts';
 
 export interface BlockClaim {

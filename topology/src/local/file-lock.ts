@@ -5,7 +5,7 @@
 
 import { mkdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { pidExists } from './processes.ts';
+import { pidExists } from '../proc.ts';
 
 const POLL_MS = 5;
 const pause = new Int32Array(new SharedArrayBuffer(4));

@@ -6,21 +6,10 @@
 
 import { accessSync, constants, existsSync } from 'node:fs';
 import { delimiter, isAbsolute, join } from 'node:path';
-import { livingProcesses, procStat } from '../proc.ts';
+import { livingProcesses, pidExists, procStat } from '../proc.ts';
 import type { LocalProcessRecord } from './state.ts';
 
 const HAS_PROC = existsSync('/proc/self/stat');
-
-/** Whether a process with this pid exists (possibly another user's). */
-export function pidExists(pid: number): boolean {
-  if (!Number.isInteger(pid) || pid <= 0) return false; // 0 and negatives would address groups
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
 
 /** Start time of a process just started by us ('' where /proc is absent). */
 export function startTimeOf(pid: number): string {

@@ -12,6 +12,7 @@
 // `mlfo-topo status` of a run started by `up`) can check it with nodeProgramsHealth.
 
 import { setMaxListeners } from 'node:events';
+import { pidExists, procStat } from '../proc.ts';
 import { runTempDir } from '../run-id.ts';
 import {
   accessSync,
@@ -187,19 +188,8 @@ export function logTail(file: string, lines = LOG_TAIL_LINES): string[] {
 
 /** Whether a process has ended (gone, or a zombie not yet reaped). */
 function processGone(pid: number): boolean {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const state = stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3);
-    return state === 'Z' || state === 'X';
-  } catch {
-    if (process.platform === 'linux') return true;
-    try {
-      process.kill(pid, 0);
-      return false;
-    } catch {
-      return true;
-    }
-  }
+  if (process.platform !== 'linux') return !pidExists(pid);
+  return procStat(pid)?.alive !== true;
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -282,14 +272,7 @@ function redisSocket(runDir: string, runId: string): { socket: string; tmpDir?: 
 }
 
 /** Start time of a process in clock ticks since boot (/proc/<pid>/stat field 22), '' when unknown. */
-function startTime(pid: number): string {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19] ?? '';
-  } catch {
-    return '';
-  }
-}
+const startTime = (pid: number): string => procStat(pid)?.startTime ?? '';
 
 export async function startNodePrograms(
   net: EmulatedNetwork,
