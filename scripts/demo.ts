@@ -15,6 +15,7 @@ import { parseArgs } from 'node:util';
 import { defaultBackend, parseBackend, runsDirectory } from '../topology/src/backend.ts';
 import { runExperiment, summaryTable } from '../topology/src/experiment/run-experiment.ts';
 import { seedTopology } from '../topology/src/generators/seed.ts';
+import { redisUrlProblem } from '../topology/src/nodes/programs.ts';
 
 const REPO = fileURLToPath(new URL('../', import.meta.url));
 const USAGE = `usage: npm run demo -- [options]
@@ -110,11 +111,10 @@ const backend = values.backend
 // directory, reachable from every host's namespace). A URL on this machine's loopback cannot be
 // reached from the netns hosts, so it is refused there before anything starts.
 const redisUrl = process.env.REDIS_URL || undefined;
-if (redisUrl && backend === 'netns' && /^redis:\/\/(127\.|localhost|\[::1\])/.test(redisUrl)) {
+const redisProblem = redisUrl ? redisUrlProblem(redisUrl, backend) : undefined;
+if (redisProblem) {
   console.error(
-    `REDIS_URL=${redisUrl} is on this machine's loopback, which the MLFOs in their network namespaces ` +
-      'cannot reach. Unset it (the demo then starts a Redis of the run), give a unix socket path ' +
-      '(e.g. REDIS_URL=/run/redis/redis.sock), or use --backend local.',
+    `REDIS_URL=${redisProblem}. Unset it (the demo then starts a Redis of the run) or use --backend local.`,
   );
   process.exit(2);
 }

@@ -6,6 +6,7 @@
 import { join } from 'node:path';
 import { defaultBackend, parseBackend, runsDirectory, startEmulation } from '../backend.ts';
 import type { EmulatedNetwork } from '../network.ts';
+import { redisUrlProblem } from '../nodes/programs.ts';
 import { readTopologyFile } from '../spec/spec-yaml.ts';
 import { HOST_ROLES, type HostRole } from '../spec/topology-spec.ts';
 import { type Command, UsageError } from './command.ts';
@@ -62,16 +63,11 @@ export const command: Command = {
       if (bad.length > 0)
         throw new UsageError(`--roles: unknown ${bad.join(', ')}; allowed: ${HOST_ROLES.join(', ')}`);
     }
-    if (
-      backend === 'netns' &&
-      values['no-programs'] !== true &&
-      /^redis:\/\/(127\.|localhost|\[::1\])/.test(String(values.redis ?? ''))
-    ) {
-      throw new UsageError(
-        `--redis ${String(values.redis)} is on this machine's loopback, which the MLFOs in their network namespaces cannot reach; ` +
-          'allowed: a unix socket path, an address the hosts reach, or no --redis (a Redis of the run)',
-      );
-    }
+    const redisProblem =
+      values.redis !== undefined && values['no-programs'] !== true
+        ? redisUrlProblem(String(values.redis), backend)
+        : undefined;
+    if (redisProblem) throw new UsageError(`--redis ${redisProblem}`);
     const scrapeIntervalS = numberOption(values, 'scrape-interval', { min: 1, max: 3600, integer: true });
     const foreground = values.foreground === true;
     const progress = (s: string) => io.stderr(`  … ${s}\n`);

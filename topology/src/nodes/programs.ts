@@ -10,6 +10,7 @@ import { createHash } from 'node:crypto';
 import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { PORTS } from '../monitoring/prometheus-config.ts';
+import type { BackendName } from '../network.ts';
 import type { HostRole, HostSpec, TopologySpec } from '../spec/topology-spec.ts';
 import type { Probe } from './readiness.ts';
 
@@ -88,6 +89,18 @@ export function launchArgv(src: string, args: readonly string[]): string[] {
     `const { load } = await import(${JSON.stringify(launch)}); ` +
     `const { main } = await load(${JSON.stringify(src)}); await main(process.argv.slice(1));`;
   return [process.execPath, '--input-type=module', '-e', script, '--', ...args];
+}
+
+/**
+ * Why the MLFOs of a network cannot use this Redis URL, or undefined: on netns, a URL on this
+ * machine's loopback names each namespace's own loopback, where no Redis runs.
+ */
+export function redisUrlProblem(url: string, backend: BackendName): string | undefined {
+  if (backend !== 'netns' || !/^redis:\/\/([^@/]*@)?(127\.|localhost|\[::1\])/.test(url)) return undefined;
+  return (
+    `${url} is on this machine's loopback, which the MLFOs in their network namespaces cannot reach; ` +
+    'allowed: a unix socket path, an address the hosts reach, or none (a Redis of the run)'
+  );
 }
 
 /** Redis key prefix of a host's MLFO: mlfo-<runId>-<host>, shortened with a hash past 64 characters. */
