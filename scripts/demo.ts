@@ -113,9 +113,7 @@ const backend = values.backend
 const redisUrl = process.env.REDIS_URL || undefined;
 const redisProblem = redisUrl ? redisUrlProblem(redisUrl, backend) : undefined;
 if (redisProblem) {
-  console.error(
-    `REDIS_URL=${redisProblem}. Unset it (the demo then starts a Redis of the run) or use --backend local.`,
-  );
+  console.error(`REDIS_URL=${redisProblem}; or use --backend local`);
   process.exit(2);
 }
 if (redisUrl) console.log(`Redis: ${redisUrl} (REDIS_URL)`);
