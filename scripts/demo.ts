@@ -15,6 +15,7 @@ import { parseArgs } from 'node:util';
 import { defaultBackend, parseBackend, runsDirectory } from '../topology/src/backend.ts';
 import { runExperiment, summaryTable } from '../topology/src/experiment/run-experiment.ts';
 import { seedTopology } from '../topology/src/generators/seed.ts';
+import { defaultRunId } from '../topology/src/run-id.ts';
 import { redisUrlProblem } from '../topology/src/nodes/programs.ts';
 
 const REPO = fileURLToPath(new URL('../', import.meta.url));
@@ -133,8 +134,7 @@ const spec = seedTopology({
   ...(values['base-net'] !== undefined ? { baseNet: String(values['base-net']) } : {}),
 });
 
-const stamp = new Date().toISOString().replace(/[-:T]/g, '').slice(0, 14);
-const runId = `${seedExperiment ? 'seedexp' : 'demo'}-${stamp}`;
+const runId = defaultRunId(seedExperiment ? 'seedexp' : 'demo');
 const runDir = join(runsDirectory(), runId);
 mkdirSync(runDir, { recursive: true });
 

@@ -7,6 +7,13 @@ import { join } from 'node:path';
 
 export const RUN_ID_PATTERN = /^[A-Za-z0-9_-]{1,48}$/;
 
+/** <topology>-<time>-<pid>: two `up`s started in the same second get different ids. */
+export function defaultRunId(topology: string): string {
+  const stamp = new Date().toISOString().replace(/[-:T]/g, '').slice(0, 14);
+  const name = topology.replace(/[^A-Za-z0-9_-]/g, '-').slice(0, 24) || 'run';
+  return `${name}-${stamp}-${process.pid}`;
+}
+
 /**
  * The run's private directory under the temp dir (used for the Redis socket when the run
  * directory's path is too long for a unix socket); every teardown of the run removes it.

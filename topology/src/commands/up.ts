@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { defaultBackend, parseBackend, runsDirectory, startEmulation } from '../backend.ts';
 import type { EmulatedNetwork } from '../network.ts';
 import { redisUrlProblem } from '../nodes/programs.ts';
+import { defaultRunId } from '../run-id.ts';
 import { readTopologyFile } from '../spec/spec-yaml.ts';
 import { HOST_ROLES, type HostRole } from '../spec/topology-spec.ts';
 import { type Command, UsageError } from './command.ts';
@@ -162,13 +163,6 @@ export const command: Command = {
     }
   },
 };
-
-/** <topology>-<time>-<pid>: two `up`s started in the same second get different ids. */
-export function defaultRunId(topology: string): string {
-  const stamp = new Date().toISOString().replace(/[-:T]/g, '').slice(0, 14);
-  const name = topology.replace(/[^A-Za-z0-9_-]/g, '-').slice(0, 24) || 'run';
-  return `${name}-${stamp}-${process.pid}`;
-}
 
 function printSummary(
   net: EmulatedNetwork,
