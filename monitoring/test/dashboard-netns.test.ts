@@ -30,6 +30,7 @@ import {
 import { REPO_ROOT } from '../../topology/src/nodes/programs.ts';
 import type { TopologySpec } from '../../topology/src/spec/topology-spec.ts';
 import { netnsLeftovers, netnsSkipReason } from '../../topology/test/support/netns-leftovers.ts';
+import { waitFor } from '../../topology/test/support/wait.ts';
 import {
   labelValuesQuery,
   loadDashboard,
@@ -66,23 +67,9 @@ function topology(): TopologySpec {
   });
 }
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-async function until<T>(what: string, timeoutMs: number, f: () => Promise<T | undefined>): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  for (;;) {
-    try {
-      const v = await f();
-      if (v !== undefined) return v;
-    } catch (err) {
-      last = err;
-    }
-    if (Date.now() > deadline)
-      throw new Error(`${what}: not within ${timeoutMs} ms${last ? `: ${(last as Error).message}` : ''}`);
-    await sleep(250);
-  }
-}
+/** Polls f every 250 ms until it yields a value. */
+const until = <T>(what: string, timeoutMs: number, f: () => Promise<T | undefined>): Promise<T> =>
+  waitFor(what, f, timeoutMs, 250);
 
 const finite = (v: string) => Number.isFinite(Number(v));
 

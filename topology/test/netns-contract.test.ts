@@ -19,6 +19,8 @@ import { forwarderPids } from '../src/netns/teardown.ts';
 import { procStat } from '../src/proc.ts';
 import type { TopologySpec } from '../src/spec/topology-spec.ts';
 import { collect } from './support/collect-output.ts';
+import { freePort } from '../../mlfo/test/support/redis.ts';
+import { waitFor } from './support/wait.ts';
 import { netnsLeftovers, netnsSkipReason } from './support/netns-leftovers.ts';
 import { netnsRuns } from './support/netns-runs.ts';
 
@@ -37,35 +39,9 @@ function leftovers(runId: string, pids: number[] = []): string[] {
 
 const alive = (pid: number) => procStat(pid)?.alive === true;
 
-async function waitFor<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 15_000): Promise<T> {
-  const until = Date.now() + timeoutMs;
-  let last: unknown;
-  for (;;) {
-    try {
-      const v = await probe();
-      if (v !== undefined) return v;
-    } catch (err) {
-      last = err;
-    }
-    if (Date.now() > until) throw new Error(`${what}: not within ${timeoutMs} ms (${String(last)})`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
-
 async function httpText(url: string): Promise<string> {
   const res = await fetch(url, { signal: AbortSignal.timeout(2000) });
   return res.text();
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => resolve(port));
-    });
-  });
 }
 
 function readRunState(runDir: string): RunState {

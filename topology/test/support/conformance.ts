@@ -6,6 +6,8 @@
 // the calling test file with MLFO_CONFORMANCE_STARTER set, and in that process conformanceSuite
 // starts the network as told instead of registering tests.
 
+import { pidExists, procStat } from '../../src/proc.ts';
+import { waitFor as pollFor } from './wait.ts';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -100,26 +102,12 @@ async function runStarter(backend: ConformanceBackend, job: StarterJob): Promise
 
 /** Whether the process is gone (no such pid, or a zombie waiting to be reaped). */
 export function gone(pid: number): boolean {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return /^[ZX]/.test(stat.slice(stat.lastIndexOf(')') + 2));
-  } catch {
-    if (existsSync('/proc/self/stat')) return true;
-  }
-  try {
-    process.kill(pid, 0);
-    return false;
-  } catch {
-    return true;
-  }
+  return process.platform === 'linux' ? procStat(pid)?.alive !== true : !pidExists(pid);
 }
 
+/** Polls a condition (every 50 ms) until it holds. */
 export async function waitFor(what: string, cond: () => boolean, timeoutMs = 15_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!cond()) {
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
+  await pollFor(what, () => (cond() ? true : undefined), timeoutMs);
 }
 
 export function readText(file: string): string {
