@@ -10,19 +10,13 @@ import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { spawnAdapter, type StartedAdapter } from '../flower-adapter/src/spawn-adapter.ts';
 import type { SessionStatus } from '../flower-adapter/src/sessions/session.ts';
+import { postForm } from './post-form.ts';
 
 const TARGET_MB = 150;
 
 function vmHwmMb(pid: number): number {
   const m = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
   return m ? Number(m[1]) / 1024 : Number.NaN;
-}
-
-async function post(url: string, fields: Record<string, string>): Promise<Record<string, unknown>> {
-  const r = await fetch(url, { method: 'POST', body: new URLSearchParams(fields) });
-  const body = (await r.json()) as Record<string, unknown>;
-  if (!r.ok) throw new Error(`POST ${url}: ${r.status} ${JSON.stringify(body)}`);
-  return body;
 }
 
 async function session(model: 'simple' | 'complex', net: string): Promise<Record<string, unknown>> {
@@ -35,7 +29,7 @@ async function session(model: 'simple' | 'complex', net: string): Promise<Record
       );
     }
     const [srv, ...clis] = nodes;
-    const s = await post(`${srv!.url}/serv`, {
+    const s = await postForm(`${srv!.url}/serv`, {
       minfit: '4',
       minav: '4',
       numround: '3',
@@ -45,7 +39,7 @@ async function session(model: 'simple' | 'complex', net: string): Promise<Record
     });
     await Promise.all(
       clis.map((c, part) =>
-        post(`${c.url}/cli`, {
+        postForm(`${c.url}/cli`, {
           source: 'handmnist',
           model,
           server: String(s['address']),

@@ -13,6 +13,7 @@ import { pathToFileURL } from 'node:url';
 import { cleanEmulation, defaultBackend, startEmulation } from '../topology/src/backend.ts';
 import { starTopology } from '../topology/src/generators/star.ts';
 import { startNodePrograms } from '../topology/src/nodes/index.ts';
+import { postForm } from './post-form.ts';
 
 const TARGET_CLIENTS = 250;
 
@@ -23,13 +24,6 @@ function rssKb(pid: number): number {
   } catch {
     return 0;
   }
-}
-
-async function post(url: string, fields: Record<string, string>): Promise<Record<string, unknown>> {
-  const r = await fetch(url, { method: 'POST', body: new URLSearchParams(fields) });
-  const body = (await r.json()) as Record<string, unknown>;
-  if (!r.ok) throw new Error(`POST ${url}: HTTP ${r.status}: ${JSON.stringify(body)}`);
-  return body;
 }
 
 export async function run(): Promise<Record<string, unknown>> {
@@ -82,7 +76,7 @@ export async function run(): Promise<Record<string, unknown>> {
       const programsS = (performance.now() - t0) / 1000;
       console.log(`${programs.programs.length} adapters ready ${programsS.toFixed(1)} s after start`);
       const server = `http://${net.ip('h1')}:5000`;
-      const serv = await post(`${server}/serv`, {
+      const serv = await postForm(`${server}/serv`, {
         algo: 'fedavg',
         fracfit: '1',
         minfit: String(clients),
@@ -100,7 +94,7 @@ export async function run(): Promise<Record<string, unknown>> {
       for (let part = 0; part < clients; part++) {
         const host = `h${2 + Math.floor(part / perHost)}`;
         posts.push(
-          post(`http://${net.ip(host)}:5000/cli`, {
+          postForm(`http://${net.ip(host)}:5000/cli`, {
             source: 'handmnist',
             model: 'simple',
             server: String(serv.address),
