@@ -1,10 +1,10 @@
 // mlfo-topo generate / validate through main(), output captured.
 
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { describe, it } from 'node:test';
+import { after, describe, it } from 'node:test';
 import { main } from '../src/cli.ts';
 import { parseTopologyYaml } from '../src/spec/spec-yaml.ts';
 
@@ -15,6 +15,9 @@ async function run(...argv: string[]): Promise<{ code: number; out: string; err:
   return { code, out, err };
 }
 
+const tmp = mkdtempSync(join(tmpdir(), 'mlfo-topo-'));
+after(() => rmSync(tmp, { recursive: true, force: true }));
+
 describe('mlfo-topo CLI', () => {
   it('generate seed writes YAML to stdout', async () => {
     const r = await run('generate', 'seed', '--cohorts', '3');
@@ -24,7 +27,7 @@ describe('mlfo-topo CLI', () => {
   });
 
   it('generate seed scales down, drops delays and writes a file', async () => {
-    const file = join(mkdtempSync(join(tmpdir(), 'mlfo-topo-')), 'topo.yaml');
+    const file = join(tmp, 'topo.yaml');
     const r = await run(
       'generate',
       'seed',
@@ -68,7 +71,7 @@ describe('mlfo-topo CLI', () => {
   });
 
   it('validate prints every problem and exits 1', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'mlfo-topo-'));
+    const dir = tmp;
     const file = join(dir, 'bad.yaml');
     writeFileSync(
       file,
