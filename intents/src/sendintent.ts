@@ -2,7 +2,8 @@
 // config first (loadCohortConfig: lengths, values, intent files) and sends nothing when any of it
 // is wrong; then posts one multipart intent per cohort to the MLFO's /receive exactly as the seed
 // did (planCohortPosts: ipstart from 10, advancing by cohort size; timegap seconds between posts),
-// prints the accepted intents as a table and each rejection with the MLFO's status and message.
+// prints every cohort's outcome (accepted, the same upload already active, sharing an FL server)
+// as a table and each rejection with the MLFO's status and message.
 // --follow then polls GET /intents/:id for every accepted cohort and shows its progress (redrawn in
 // place on a terminal, one line per change otherwise) until all have ended, then a summary.
 // Exit codes: 0 all accepted (and, with --follow, all completed); 1 a rejection, a failed or stopped
@@ -129,10 +130,17 @@ interface Posted {
   cohort: number;
   intentFile: string;
   clients: string;
-  intentId?: string;
+  /** the deployment's id, e.g. edgeintent01.2 */
+  id?: string;
   state?: string;
+  /** how the cohort gets its FL server, as far as the MLFO could say at acceptance */
+  server?: string;
   rejected?: string;
 }
+
+type PostAnswer =
+  | { ok: true; id: string; state: string; repeated: boolean; sharesServerWith: string[] }
+  | { ok: false; message: string };
 
 interface IntentStatus {
   state: string;
@@ -150,7 +158,7 @@ async function post(
   intentFile: string,
   fields: Record<string, string>,
   token: string | undefined,
-): Promise<{ ok: true; intentId: string; state: string } | { ok: false; message: string }> {
+): Promise<PostAnswer> {
   const form = new FormData();
   form.set('file', new Blob([readFileSync(intentFile)], { type: 'application/yaml' }), basename(intentFile));
   for (const [k, v] of Object.entries(fields)) form.set(k, v);
@@ -177,9 +185,14 @@ async function post(
     // the seed's MLFO answered a bare "OK"
   }
   if (res.status === 202 || res.status === 200) {
-    const id = body['intentId'] ?? body['intentID'];
-    if (typeof id === 'string') return { ok: true, intentId: id, state: String(body['state'] ?? 'accepted') };
-    return { ok: true, intentId: '(not given)', state: text.trim().slice(0, 40) || 'accepted' };
+    const id = body['id'] ?? body['intentID'];
+    const shares = Array.isArray(body['sharesServerWith']) ? body['sharesServerWith'].map(String) : [];
+    const repeated = body['repeated'] === true;
+    if (typeof id === 'string') {
+      return { ok: true, id, state: String(body['state'] ?? 'accepted'), repeated, sharesServerWith: shares };
+    }
+    const state = text.trim().slice(0, 40) || 'accepted';
+    return { ok: true, id: '(not given)', state, repeated, sharesServerWith: shares };
   }
   const msg = typeof body['error'] === 'string' ? body['error'] : text.trim().slice(0, 2000);
   return { ok: false, message: `HTTP ${res.status}: ${msg}` };
@@ -203,7 +216,7 @@ export function progressBar(done: number, total: number, width = BAR_WIDTH): str
 const fmt = (x: number | undefined, digits = 3): string => (x === undefined ? '–' : x.toFixed(digits));
 
 function progressLine(p: Posted, s: IntentStatus | undefined, idWidth: number): string {
-  const id = (p.intentId ?? '').padEnd(idWidth);
+  const id = (p.id ?? '').padEnd(idWidth);
   if (s === undefined) return `cohort ${p.cohort}  ${id}  ${progressBar(0, 1)}  waiting for the first status`;
   const total = s.numRounds ?? 0;
   const round = s.state === 'completed' ? total : (s.round ?? 0);
@@ -219,7 +232,7 @@ async function follow(
 ): Promise<Map<Posted, IntentStatus>> {
   const last = new Map<Posted, IntentStatus>();
   const printed = new Map<Posted, string>();
-  const idWidth = Math.max(...accepted.map((p) => (p.intentId ?? '').length));
+  const idWidth = Math.max(...accepted.map((p) => (p.id ?? '').length));
   let lastAnswer = Date.now();
   let drawn = 0;
   let note = '';
@@ -228,7 +241,7 @@ async function follow(
       accepted.map(async (p) => {
         if (ENDED.includes(last.get(p)?.state ?? '')) return;
         try {
-          const s = await getStatus(base, p.intentId!);
+          const s = await getStatus(base, p.id!);
           lastAnswer = Date.now();
           last.set(p, 'missing' in s ? { state: 'unknown', error: s.missing } : s);
         } catch (err) {
@@ -308,8 +321,14 @@ export async function main(argv: string[], io: Io = defaultIo()): Promise<number
     ipstart += size;
     const r = await post(base, p.intentFile, p.fields, opts.token);
     if (r.ok) {
-      entry.intentId = r.intentId;
-      entry.state = r.state;
+      entry.id = r.id;
+      entry.state = r.repeated ? `${r.state} (already active: nothing started)` : r.state;
+      entry.server =
+        r.sharesServerWith.length > 0
+          ? `shared with ${r.sharesServerWith.join(', ')}`
+          : p.fields['sameserver']?.toLowerCase() === 'yes'
+            ? 'own, shareable'
+            : 'own';
     } else {
       entry.rejected = r.message;
       io.err(`sendintent: cohort ${i} (${entry.intentFile}) rejected: ${r.message}\n`);
@@ -318,16 +337,21 @@ export async function main(argv: string[], io: Io = defaultIo()): Promise<number
   }
   const accepted = posted.filter((p) => p.rejected === undefined);
   const rejected = posted.length - accepted.length;
-  if (accepted.length > 0) {
-    io.out(
-      table(
-        ['cohort', 'intent file', 'intentId', 'clients', 'state'],
-        accepted.map((p) => [String(p.cohort), p.intentFile, p.intentId!, p.clients, p.state!]),
-      ),
-    );
-  }
   io.out(
-    `${accepted.length} accepted, ${rejected} rejected${accepted.length > 0 ? `; status: ${base}/intents/<intentId>` : ''}\n`,
+    table(
+      ['cohort', 'intent file', 'id', 'clients', 'state', 'FL server'],
+      posted.map((p) => [
+        String(p.cohort),
+        p.intentFile,
+        p.id ?? '–',
+        p.clients,
+        p.state ?? 'rejected (reason above)',
+        p.server ?? '–',
+      ]),
+    ),
+  );
+  io.out(
+    `${accepted.length} accepted, ${rejected} rejected${accepted.length > 0 ? `; status: ${base}/intents/<id>` : ''}\n`,
   );
   if (!opts.follow || accepted.length === 0) return rejected > 0 ? 1 : 0;
 
@@ -338,7 +362,7 @@ export async function main(argv: string[], io: Io = defaultIo()): Promise<number
       s?.stageSeconds?.['completed'] ?? s?.stageSeconds?.['failed'] ?? s?.stageSeconds?.['stopped'];
     return [
       String(p.cohort),
-      p.intentId!,
+      p.id!,
       s?.state ?? 'unknown',
       `${s?.rounds?.length ?? 0}/${s?.numRounds ?? '?'}`,
       fmt(s?.accuracy),
@@ -348,7 +372,7 @@ export async function main(argv: string[], io: Io = defaultIo()): Promise<number
     ];
   });
   io.out(
-    `\nsummary\n${table(['cohort', 'intentId', 'state', 'rounds', 'accuracy', 'loss', 'seconds', 'error'], rows)}`,
+    `\nsummary\n${table(['cohort', 'id', 'state', 'rounds', 'accuracy', 'loss', 'seconds', 'error'], rows)}`,
   );
   const completed = rows.filter((r) => r[2] === 'completed').length;
   io.out(`${completed} of ${accepted.length} completed${rejected > 0 ? `; ${rejected} rejected` : ''}\n`);

@@ -4,24 +4,24 @@
 // standalone (all in one). SIGTERM/SIGINT close the listeners, the worker and the queue.
 
 import type { Server } from 'node:http';
-import * as grpc from '@grpc/grpc-js';
 import { Redis } from 'ioredis';
 import { AdapterClient, ENDED } from './adapter-client.ts';
 import { createApi } from './api/app.ts';
 import { ConfigError, type MlfoConfig, readConfig, USAGE } from './config.ts';
 import { loadCatalog } from './intent/catalog.ts';
-import { intentFromMomo } from './intent/intent-schema.ts';
 import { IntentStore, isTerminal } from './intent-store.ts';
-import { loadInventory, restUrl } from './inventory.ts';
+import { type Inventory, loadInventory } from './inventory.ts';
 import { MlfoMetrics } from './metrics.ts';
-import { MomoError, startMomoServer, type StartedMomoServer } from './momo/momo.ts';
+import { startMomoServer, type StartedMomoServer } from './momo/momo.ts';
+import { momoDeployHandler } from './orchestration/momo-deploy.ts';
 import { Orchestrator, QUEUE_NAME } from './orchestration/orchestrator.ts';
-import { PlacementError, ServerPlacement } from './orchestration/server-placement.ts';
+import { ServerPlacement } from './orchestration/server-placement.ts';
 import {
   LocalServerProvider,
   MomoServerProvider,
   type ServerProvider,
 } from './orchestration/server-provider.ts';
+import { edgeServerRelease } from './orchestration/server-release.ts';
 
 export interface StartedMlfo {
   readonly intentPort: number;
@@ -92,71 +92,25 @@ export async function startMlfo(
       momo = await startMomoServer({
         host: cfg.host,
         port: cfg.momoPort,
-        deploy: async (m, peer) => {
-          try {
-            const { intent } = intentFromMomo(m, `MoMo Deploy from ${peer}`);
-            const { address } = await placement.deploy(intent);
-            metrics.momoCalls.inc({ role: cfg.role, direction: 'in', outcome: 'ok' });
-            return address;
-          } catch (err) {
-            const code =
-              err instanceof PlacementError
-                ? err.kind === 'invalid'
-                  ? grpc.status.INVALID_ARGUMENT
-                  : grpc.status.UNAVAILABLE
-                : (err as Error).name === 'IntentError'
-                  ? grpc.status.INVALID_ARGUMENT
-                  : grpc.status.INTERNAL;
-            metrics.momoCalls.inc({
-              role: cfg.role,
-              direction: 'in',
-              outcome: grpc.status[code] ?? String(code),
-            });
-            log(`MoMo Deploy ${m.intentID} from ${peer}: ${grpc.status[code]}: ${(err as Error).message}`);
-            throw new MomoError(code, (err as Error).message);
-          }
-        },
+        deploy: momoDeployHandler({ placement, metrics, log }),
       });
       toClose.push(() => momo!.stop());
       log(`MoMo on ${cfg.host}:${momo.port}`);
     }
 
     if (cfg.role !== 'cloud') {
-      const servers: ServerProvider =
-        cfg.role === 'edge'
-          ? new MomoServerProvider(cfg.parent!, metrics)
-          : new LocalServerProvider(placement!);
-      orchestrator = new Orchestrator({
-        queueConnection: queueRedis,
-        workerConnection: workerRedis,
-        prefix: cfg.prefix,
+      orchestrator = await startOrchestrator(cfg, {
+        queueRedis,
+        workerRedis,
         store,
         inventory,
         adapters,
-        servers,
         metrics,
-        attempts: cfg.stepAttempts,
-        backoffMs: cfg.stepBackoffMs,
-        lockMs: cfg.lockMs,
-        pollMs: cfg.pollMs,
+        placement,
         log,
-        releaseServer: async (rec) => {
-          if (placement !== undefined) return placement.release(rec.derived.intentID);
-          const srv = rec.server;
-          if (srv?.session === undefined) return;
-          const ip = srv.address.slice(0, srv.address.lastIndexOf(':'));
-          const node = inventory.byAddress(ip);
-          await adapters.stop(
-            node?.name ?? ip,
-            restUrl(node ?? { address: ip, restPort: 5000 }),
-            srv.session,
-          );
-        },
       });
       const orch = orchestrator;
       toClose.push(() => orch.close());
-      await orchestrator.start();
-      log(`orchestration queue ${cfg.prefix}:${QUEUE_NAME} on ${cfg.redisUrl}`);
     }
 
     const api = createApi({
@@ -202,6 +156,48 @@ export async function startMlfo(
     await stop();
     throw err;
   }
+}
+
+async function startOrchestrator(
+  cfg: MlfoConfig,
+  d: {
+    queueRedis: Redis;
+    workerRedis: Redis;
+    store: IntentStore;
+    inventory: Inventory;
+    adapters: AdapterClient;
+    metrics: MlfoMetrics;
+    placement: ServerPlacement | undefined;
+    log: (msg: string) => void;
+  },
+): Promise<Orchestrator> {
+  const { placement } = d;
+  const servers: ServerProvider =
+    placement === undefined
+      ? new MomoServerProvider(cfg.parent!, d.metrics)
+      : new LocalServerProvider(placement);
+  const orchestrator = new Orchestrator({
+    queueConnection: d.queueRedis,
+    workerConnection: d.workerRedis,
+    prefix: cfg.prefix,
+    store: d.store,
+    inventory: d.inventory,
+    adapters: d.adapters,
+    servers,
+    metrics: d.metrics,
+    attempts: cfg.stepAttempts,
+    backoffMs: cfg.stepBackoffMs,
+    lockMs: cfg.lockMs,
+    pollMs: cfg.pollMs,
+    log: d.log,
+    releaseServer:
+      placement !== undefined
+        ? (rec) => placement.release(rec.derived.intentID)
+        : edgeServerRelease({ store: d.store, inventory: d.inventory, adapters: d.adapters }),
+  });
+  await orchestrator.start();
+  d.log(`orchestration queue ${cfg.prefix}:${QUEUE_NAME} on ${cfg.redisUrl}`);
+  return orchestrator;
 }
 
 export async function main(argv = process.argv.slice(2)): Promise<void> {

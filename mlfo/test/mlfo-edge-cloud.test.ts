@@ -123,7 +123,7 @@ async function postCohorts(suffix: string): Promise<string[]> {
   for (const post of planCohortPosts(cfg)) {
     const r = await postIntent(edge.url, readFileSync(post.intentFile, 'utf8'), post.fields);
     assert.equal(r.status, 202, JSON.stringify(r.body));
-    ids.push(String(r.body['intentId']));
+    ids.push(String(r.body['id']));
   }
   return ids;
 }

@@ -88,7 +88,7 @@ describe('standalone MLFO under failures', { timeout: 180_000 }, () => {
       auth,
     );
     assert.equal(r.status, 202, JSON.stringify(r.body));
-    const id = String(r.body['intentId']);
+    const id = String(r.body['id']);
     await new Promise((res) => setTimeout(res, 1000));
     lateAdapter = await spawnAdapter({
       host: late.address,
@@ -113,7 +113,7 @@ describe('standalone MLFO under failures', { timeout: 180_000 }, () => {
       auth,
     );
     assert.equal(r.status, 202, JSON.stringify(r.body));
-    const id = String(r.body['intentId']);
+    const id = String(r.body['id']);
     const rec = await waitIntent(() => mlfo.url, id, ended, 120_000);
     assert.equal(rec.state, 'failed');
     assert.match(rec.error ?? '', /fc\.12/);

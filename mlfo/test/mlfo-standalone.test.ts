@@ -63,7 +63,7 @@ describe('standalone MLFO', { timeout: 240_000 }, () => {
       assert.equal(r.status, 202, JSON.stringify(r.body));
       assert.equal(r.body['state'], 'accepted');
       assert.match(String((r.body['links'] as { self: string }).self), /^\/intents\//);
-      ids.push(String(r.body['intentId']));
+      ids.push(String(r.body['id']));
     }
     const done = await Promise.all(
       ids.map((id) => waitIntent(() => mlfo.url, id, ['completed', 'failed'], 180_000)),
@@ -108,29 +108,45 @@ describe('standalone MLFO', { timeout: 240_000 }, () => {
     assert.equal(list.intents.length, 3);
   });
 
-  it('accepts the seed upload `curl -F file=@intents/intent.yaml`, refuses it again while active (409), and DELETE stops it', async () => {
+  it('accepts the seed upload `curl -F file=@intents/intent.yaml`, answers a repeat with it (200), refuses an overlapping range (409), and DELETE stops it', async () => {
     const exec = promisify(execFile);
+    const form = { ipstart: '10', cohortsize: '2', numround: '1' };
     const { stdout } = await exec('curl', [
       '-sS',
       '-w',
       '\n%{http_code}',
       '-F',
       `file=@${join(ROOT, 'intents', 'intent.yaml')}`,
-      '-F',
-      'ipstart=10',
-      '-F',
-      'cohortsize=2',
-      '-F',
-      'numround=1',
+      ...Object.entries(form).flatMap(([k, v]) => ['-F', `${k}=${v}`]),
       `${mlfo.url}/receive`,
     ]);
     const [body, code] = stdout.split('\n');
     assert.equal(code, '202', stdout);
-    const id = String((JSON.parse(body!) as { intentId: string }).intentId);
+    const id = String((JSON.parse(body!) as { id: string }).id);
     assert.match(id, /^edgeintent01\.\d+$/);
-    const again = await postIntent(mlfo.url, readFileSync(join(ROOT, 'intents', 'intent.yaml'), 'utf8'));
-    assert.equal(again.status, 409, JSON.stringify(again.body));
-    assert.match(String(again.body['error']), /edgeintent01 is still active/);
+    const yaml = readFileSync(join(ROOT, 'intents', 'intent.yaml'), 'utf8');
+    const again = await postIntent(mlfo.url, yaml, form);
+    assert.equal(again.status, 200, JSON.stringify(again.body));
+    assert.equal(again.body['id'], id);
+    assert.equal(again.body['repeated'], true);
+    const overlap = await postIntent(mlfo.url, yaml, { ...form, ipstart: '11' });
+    assert.equal(overlap.status, 409, JSON.stringify(overlap.body));
+    assert.match(
+      String(overlap.body['error']),
+      new RegExp(`client nodes fc\\.11 \\(held by intent ${id.replace('.', '\\.')}\\)`),
+    );
+    const otherSettings = await postIntent(mlfo.url, yaml, { ...form, numround: '3' });
+    assert.equal(otherSettings.status, 409, JSON.stringify(otherSettings.body));
+    assert.match(
+      String(otherSettings.body['error']),
+      /active on the same cohort with other settings: numround 3 \(theirs 1\)/,
+    );
+    const list = (await (await fetch(`${mlfo.url}/intents`)).json()) as { intents: Array<{ id: string }> };
+    assert.equal(
+      list.intents.filter((i) => i.id.startsWith('edgeintent01.')).length,
+      2,
+      'no record (and so no session) for the refused or repeated uploads: the first test run and this one',
+    );
     const del = await fetch(`${mlfo.url}/intents/${id}`, { method: 'DELETE' });
     assert.equal(del.status, 200);
     const rec = await getIntent(mlfo.url, id);
@@ -276,7 +292,7 @@ describe('standalone MLFO', { timeout: 240_000 }, () => {
       body: good.replace('edgeintent02', 'rawintent'),
     });
     assert.equal(raw.status, 202);
-    const rawId = String(((await raw.json()) as { intentId: string }).intentId);
+    const rawId = String(((await raw.json()) as { id: string }).id);
     await fetch(`${mlfo.url}/intents/${rawId}`, { method: 'DELETE' });
     assert.equal((await fetch(`${mlfo.url}/healthz`)).status, 200);
     const afterList = ((await (await fetch(`${mlfo.url}/intents`)).json()) as { intents: unknown[] }).intents

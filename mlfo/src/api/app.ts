@@ -139,8 +139,18 @@ async function readRaw(req: Request): Promise<Upload> {
   return { yaml: Buffer.concat(chunks).toString('utf8'), form };
 }
 
-function view(rec: IntentRecord) {
+/** The other intents on the same FL server session as rec (sameserv yes), from this MLFO's records. */
+function serverSharers(rec: IntentRecord, all: IntentRecord[]): string[] {
+  const srv = rec.server;
+  if (srv?.session === undefined) return [];
+  return all
+    .filter((r) => r.id !== rec.id && r.server?.address === srv.address && r.server.session === srv.session)
+    .map((r) => r.id);
+}
+
+function view(rec: IntentRecord, all: IntentRecord[]) {
   const { yaml: _yaml, derived: _derived, ...rest } = rec;
+  if (rest.server !== undefined) rest.server = { ...rest.server, sharedWith: serverSharers(rec, all) };
   const timings: Record<string, number> = {};
   const t0 = Date.parse(rec.stages.accepted ?? rec.updatedAt);
   for (const [stage, at] of Object.entries(rec.stages)) timings[stage] = (Date.parse(at) - t0) / 1000;
@@ -186,18 +196,25 @@ export function createApi(deps: ApiDeps): express.Express {
             `Content-Type ${JSON.stringify(type)} is not accepted; allowed: multipart/form-data (field file = the intent YAML) or ${YAML_TYPES.join(', ')}`,
           );
         }
-        const { record, warnings } = await submitIntent(submit, upload);
-        deps.metrics.count('accepted');
-        deps.log(`intent ${record.id} accepted (${record.intentID}, ${record.pipeline.operand})`);
+        const { record, warnings, repeated } = await submitIntent(submit, upload);
+        if (repeated) {
+          deps.log(`intent ${record.id} uploaded again for the same cohort: answered as it is`);
+        } else {
+          deps.metrics.count('accepted');
+          deps.log(`intent ${record.id} accepted (${record.intentID}, ${record.pipeline.operand})`);
+        }
+        const self = `/intents/${encodeURIComponent(record.id)}`;
         res
-          .status(202)
-          .location(`/intents/${encodeURIComponent(record.id)}`)
+          .status(repeated ? 200 : 202)
+          .location(self)
           .json({
-            intentId: record.id,
+            id: record.id,
             intentID: record.intentID,
             state: record.state,
+            ...(repeated ? { repeated: true } : {}),
+            ...(record.sharesServerWith ? { sharesServerWith: record.sharesServerWith } : {}),
             warnings,
-            links: { self: `/intents/${encodeURIComponent(record.id)}` },
+            links: { self },
           });
       } catch (err) {
         const status = statusOf(err);
@@ -208,14 +225,15 @@ export function createApi(deps: ApiDeps): express.Express {
   }
 
   app.get('/intents', async (_req, res) => {
-    res.json({ intents: (await deps.store.list()).map(view) });
+    const all = await deps.store.list();
+    res.json({ intents: all.map((r) => view(r, all)) });
   });
 
   app.get('/intents/:id', async (req, res) => {
     const rec = await deps.store.get(req.params.id as string);
     if (rec === undefined)
       throw new HttpError(404, `no intent ${JSON.stringify(req.params.id)}; see GET /intents`);
-    res.json(view(rec));
+    res.json(view(rec, rec.server?.session === undefined ? [] : await deps.store.list()));
   });
 
   app.delete('/intents/:id', auth, async (req, res) => {
@@ -223,7 +241,7 @@ export function createApi(deps: ApiDeps): express.Express {
     const rec = await deps.orchestrator.stop(req.params.id as string);
     if (rec === undefined)
       throw new HttpError(404, `no intent ${JSON.stringify(req.params.id)}; see GET /intents`);
-    res.json(view(rec));
+    res.json(view(rec, await deps.store.list()));
   });
 
   app.post('/cloudreset', auth, async (_req, res) => {

@@ -377,6 +377,15 @@ export function resolveIntent(
   };
 }
 
+/** The pipeline and derived intent of one deployment of a resolved intent, under its record id. */
+export function forDeployment(
+  pipeline: ResolvedPipeline,
+  id: string,
+): { pipeline: ResolvedPipeline; derived: Intent } {
+  const mine = { ...pipeline, intentID: id };
+  return { pipeline: mine, derived: deriveIntent(mine) };
+}
+
 function derivedId(intentID: string): string {
   return `${intentID.slice(0, 124)}-fed`;
 }

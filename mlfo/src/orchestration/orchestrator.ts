@@ -1,7 +1,9 @@
-// The durable flow of one intent on BullMQ: resolve → server → clients → watch, one job per step,
+// The durable flow of one accepted (already resolved) intent on BullMQ: lease → server → clients →
+// watch, one job per step,
 // each added with a fixed job id (<intent>-<step>) by the step before it, so a step that runs twice
-// (a retry, a restarted MLFO re-running a stalled job) adds its successor once. Every step is
-// idempotent: client nodes are chosen once and stored, server and client sessions carry ids fixed
+// (a retry, a restarted MLFO re-running a stalled job) adds its successor once. `lease` takes free
+// client nodes for a cohort without ipstart (an ipstart cohort's nodes are taken at submit). Every
+// step is idempotent: client nodes are chosen once and stored, server and client sessions carry ids fixed
 // by the intent (srv-<intent>-fed, cli-<intent>-p<part>), and the adapters return an existing
 // session for a known id. Transient failures (unreachable node, timeout, MoMo UNAVAILABLE) are
 // thrown for BullMQ to retry with exponential backoff; invalid input is an UnrecoverableError.
@@ -17,20 +19,21 @@ import {
   type IntentStore,
   isTerminal,
 } from '../intent-store.ts';
-import { type Inventory, restUrl, selectByIpstart } from '../inventory.ts';
+import { type Inventory, restUrl } from '../inventory.ts';
 import type { MlfoMetrics } from '../metrics.ts';
 import { type ServerProvider, ServerUnavailable } from './server-provider.ts';
 
-export const STEPS = ['resolve', 'server', 'clients', 'watch'] as const;
+export const STEPS = ['lease', 'server', 'clients', 'watch'] as const;
 export type Step = (typeof STEPS)[number];
 export interface StepData {
-  intentId: string;
+  /** the intent record's id */
+  id: string;
 }
 
 export const QUEUE_NAME = 'intents';
 
 const NEXT_STEP_OF_STATE: Partial<Record<IntentState, Step>> = {
-  accepted: 'resolve',
+  accepted: 'lease',
   resolved: 'server',
   'server-ready': 'clients',
   'clients-started': 'watch',
@@ -50,7 +53,10 @@ export interface OrchestratorOptions {
   backoffMs: number;
   lockMs: number;
   pollMs: number;
-  /** stops an owned server of a failed or deleted intent (edge: over the server node's REST API) */
+  /**
+   * Called when an intent with a server fails or is deleted: stops that server unless another
+   * active intent shares it (standalone: the placement decides; edge: over the server node's REST API).
+   */
   releaseServer: (rec: IntentRecord) => Promise<void>;
   log: (msg: string) => void;
 }
@@ -90,12 +96,12 @@ export class Orchestrator {
     await this.queue.close();
   }
 
-  async enqueue(step: Step, intentId: string): Promise<void> {
+  async enqueue(step: Step, id: string): Promise<void> {
     await this.queue.add(
       step,
-      { intentId },
+      { id },
       {
-        jobId: `${intentId}-${step}`,
+        jobId: `${id}-${step}`,
         attempts: this.o.attempts,
         backoff: { type: 'exponential', delay: this.o.backoffMs },
         removeOnComplete: { age: 24 * 3600 },
@@ -123,15 +129,16 @@ export class Orchestrator {
   }
 
   private async process(job: Job<StepData, void, Step>): Promise<void> {
-    const id = job.data.intentId;
+    const id = job.data.id;
     const rec = await this.o.store.get(id);
     if (rec === undefined) throw new UnrecoverableError(`intent ${id}: no record in Redis`);
     if (isTerminal(rec.state)) return;
+    const step = this.steps[job.name];
+    if (step === undefined) {
+      throw new UnrecoverableError(`intent ${id}: unknown step ${job.name}; known: ${STEPS.join(', ')}`);
+    }
     try {
-      if (job.name === 'resolve') await this.resolve(rec);
-      else if (job.name === 'server') await this.server(rec);
-      else if (job.name === 'clients') await this.clients(rec);
-      else await this.watch(rec);
+      await step(rec);
       // DELETE (or a failure) may have landed while this step was starting something: undo it
       const after = await this.o.store.get(id);
       if (after !== undefined && after.state === 'stopped' && job.name !== 'watch')
@@ -147,26 +154,26 @@ export class Orchestrator {
     }
   }
 
-  private async resolve(rec: IntentRecord): Promise<void> {
+  private readonly steps: Record<Step, (rec: IntentRecord) => Promise<void>> = {
+    lease: (rec) => this.lease(rec),
+    server: (rec) => this.server(rec),
+    clients: (rec) => this.clients(rec),
+    watch: (rec) => this.watch(rec),
+  };
+
+  private async lease(rec: IntentRecord): Promise<void> {
     if (rec.clients.length === 0) {
       const p = rec.pipeline;
       const size = p.cohort.cohortsize ?? p.minav;
-      let nodes: string[];
       if (p.cohort.ipstart !== undefined) {
-        try {
-          nodes = selectByIpstart(this.o.inventory, p.cohort.ipstart, size).map((n) => n.name);
-        } catch (err) {
-          throw new UnrecoverableError((err as Error).message);
-        }
-      } else {
-        const all = this.o.inventory.clients().map((n) => n.name);
-        const leased = await this.o.store.leaseClients(rec.id, all, size);
-        if (leased === undefined) {
-          throw new Error(
-            `not enough free fl-client nodes for a cohort of ${size} (inventory ${this.o.inventory.fileName} lists ${all.length}); will retry`,
-          );
-        }
-        nodes = leased;
+        throw new UnrecoverableError(`intent ${rec.id}: its ipstart cohort has no client nodes recorded`);
+      }
+      const all = this.o.inventory.clients().map((n) => n.name);
+      const nodes = await this.o.store.leaseClients(rec.id, all, size);
+      if (nodes === undefined) {
+        throw new Error(
+          `not enough free fl-client nodes for a cohort of ${size} (inventory ${this.o.inventory.fileName} lists ${all.length}); will retry`,
+        );
       }
       const clients: ClientRecord[] = nodes.map((name, part) => ({
         node: name,
@@ -407,7 +414,7 @@ export class Orchestrator {
           }
         }),
       );
-      if (rec.server?.owned) {
+      if (rec.server !== undefined) {
         try {
           await this.o.releaseServer(rec);
         } catch (err) {
@@ -420,7 +427,7 @@ export class Orchestrator {
       id,
       rec.clients.map((c) => c.node),
     );
-    await this.o.store.release(rec.intentID, id);
+    await this.o.store.release(rec.cohortKey ?? rec.intentID, id);
   }
 }
 

@@ -4,6 +4,13 @@
 // the server is started, and the session id is fixed by the derived intent, so a repeated Deploy
 // (an edge retrying, a restarted cloud MLFO) returns the same server and never starts a second one.
 // A node is free when no placement holds it or the session holding it has ended.
+// Sharing (sameserv yes, the seed's "reuse the previous cohort's server"): every server placed is
+// indexed by its settings (dataset, model, strategy, fracfit, minfit, minav, numround); a derived
+// intent with sameserv yes joins the latest running server of exactly its settings, else it is
+// placed as a new one that later cohorts can join. The server runs with those settings, so its
+// minfit/minav count the clients of every cohort meant to share it. Placements with the same
+// settings go one at a time, so two cohorts asking at once still end on one server. A shared
+// server is stopped (on failure or DELETE) only once every cohort on it has let it go.
 
 import type { Redis } from 'ioredis';
 import { type AdapterClient, AdapterError, ENDED } from '../adapter-client.ts';
@@ -30,6 +37,12 @@ export interface Placement {
   session: string;
   address?: string;
   reused: boolean;
+  /** a cohort that joined a shared server: the derived intent whose placement started it */
+  sharedOf?: string;
+  /** the placement that started a server: the derived intents that joined it */
+  sharers?: string[];
+  /** the intent let the server go (failed or deleted) */
+  released?: boolean;
   model?: string;
   source?: string;
   algo: string;
@@ -43,7 +56,16 @@ export function serverSessionId(derivedId: string): string {
   return `srv-${derivedId}`.slice(0, 128);
 }
 
+type ServerSettings = ReturnType<typeof pipelineFromDerived>['settings'];
+
+/** What must agree for two cohorts to share one FL server. */
+function sharingSignature(s: ServerSettings): string {
+  return JSON.stringify([s.source ?? '', s.model ?? '', s.algo, s.fracfit, s.minfit, s.minav, s.numround]);
+}
+
 export class ServerPlacement {
+  private readonly inFlight = new Map<string, Promise<unknown>>();
+
   constructor(
     private readonly deps: {
       redis: Redis;
@@ -58,6 +80,9 @@ export class ServerPlacement {
 
   private get placementsKey() {
     return `${this.deps.prefix}:placements`;
+  }
+  private get sharedKey() {
+    return `${this.deps.prefix}:shared-servers`;
   }
   private leaseKey(node: string) {
     return `${this.deps.prefix}:server-node:${node}`;
@@ -76,10 +101,26 @@ export class ServerPlacement {
   /** Places (or finds again) the FL server for a derived intent; resolves with its "ip:6000". */
   async deploy(derived: Intent): Promise<{ address: string; placement: Placement }> {
     const { settings } = this.check(derived);
-    const derivedId = derived.intentID;
+    const signature = sharingSignature(settings);
+    const run = (this.inFlight.get(signature) ?? Promise.resolve())
+      .catch(() => undefined)
+      .then(() => this.place(derived.intentID, settings, signature));
+    this.inFlight.set(signature, run);
+    try {
+      return await run;
+    } finally {
+      if (this.inFlight.get(signature) === run) this.inFlight.delete(signature);
+    }
+  }
+
+  private async place(
+    derivedId: string,
+    settings: ServerSettings,
+    signature: string,
+  ): Promise<{ address: string; placement: Placement }> {
     let placement = await this.get(derivedId);
     if (placement === undefined && settings.sameserv === 'yes')
-      placement = await this.reuse(settings, derivedId);
+      placement = await this.join(signature, derivedId);
     if (placement?.reused === true && placement.address !== undefined) {
       return { address: placement.address, placement };
     }
@@ -111,7 +152,7 @@ export class ServerPlacement {
         const address = answer.address ?? `${node.address}:6000`;
         placement.address = address;
         await this.deps.redis.hset(this.placementsKey, derivedId, JSON.stringify(placement));
-        await this.deps.redis.set(`${this.deps.prefix}:last-placement`, derivedId);
+        await this.deps.redis.hset(this.sharedKey, signature, derivedId);
         this.deps.log(`placed FL server ${session} on ${node.name} (${address}) for ${derivedId}`);
         return { address, placement };
       } catch (err) {
@@ -156,7 +197,7 @@ export class ServerPlacement {
     }
   }
 
-  private servFields(settings: ReturnType<typeof pipelineFromDerived>['settings'], session: string) {
+  private servFields(settings: ServerSettings, session: string) {
     const agg = this.deps.catalog.entries.find(
       (e) => e.operation === AGGREGATE_OPERATION && e.operand === AGGREGATE_OPERAND,
     );
@@ -177,26 +218,31 @@ export class ServerPlacement {
     };
   }
 
-  /** sameserv yes: the last server placed here, when it still runs the same model, data and strategy. */
-  private async reuse(
-    settings: ReturnType<typeof pipelineFromDerived>['settings'],
-    derivedId: string,
-  ): Promise<Placement | undefined> {
-    const lastId = await this.deps.redis.get(`${this.deps.prefix}:last-placement`);
-    const last = lastId === null ? undefined : await this.get(lastId);
-    if (last?.address === undefined || last.model !== settings.model || last.source !== settings.source) {
-      return undefined;
-    }
-    const node = this.deps.inventory.byName(last.node);
+  /** sameserv yes: joins the latest server placed with these settings, while its session runs. */
+  private async join(signature: string, derivedId: string): Promise<Placement | undefined> {
+    const ownerId = await this.deps.redis.hget(this.sharedKey, signature);
+    const owner = ownerId === null ? undefined : await this.get(ownerId);
+    if (owner?.address === undefined || owner.released === true) return undefined;
+    const node = this.deps.inventory.byName(owner.node);
     if (node === undefined) return undefined;
     try {
-      const s = await this.deps.adapters.session(node.name, restUrl(node), last.session);
+      const s = await this.deps.adapters.session(node.name, restUrl(node), owner.session);
       if (ENDED.includes(s.state)) return undefined;
     } catch {
       return undefined;
     }
-    const p: Placement = { ...last, derivedId, reused: true, createdAt: new Date().toISOString() };
+    const { sharers: _sharers, released: _released, ...server } = owner;
+    const p: Placement = {
+      ...server,
+      derivedId,
+      reused: true,
+      sharedOf: owner.derivedId,
+      createdAt: new Date().toISOString(),
+    };
     await this.deps.redis.hset(this.placementsKey, derivedId, JSON.stringify(p));
+    owner.sharers = [...(owner.sharers ?? []), derivedId];
+    await this.deps.redis.hset(this.placementsKey, owner.derivedId, JSON.stringify(owner));
+    this.deps.log(`FL server ${owner.session} on ${owner.node} shared by ${derivedId} (sameserv yes)`);
     return p;
   }
 
@@ -224,12 +270,21 @@ export class ServerPlacement {
     }
   }
 
-  /** Stops the server of one derived intent unless it is shared with another placement. */
+  /**
+   * An intent lets its server go (it failed or was deleted): the server is stopped once no cohort
+   * on it holds it any more, so DELETE of one sharing cohort leaves the others training.
+   */
   async release(derivedId: string): Promise<void> {
     const p = await this.get(derivedId);
-    if (p === undefined || p.reused) return;
-    const node = this.deps.inventory.byName(p.node);
-    if (node !== undefined) await this.deps.adapters.stop(node.name, restUrl(node), p.session);
+    if (p === undefined) return;
+    p.released = true;
+    await this.deps.redis.hset(this.placementsKey, derivedId, JSON.stringify(p));
+    const owner = p.reused ? p.sharedOf && (await this.get(p.sharedOf)) : p;
+    if (!owner) return;
+    const users = await Promise.all([owner.derivedId, ...(owner.sharers ?? [])].map((id) => this.get(id)));
+    if (users.some((u) => u !== undefined && u.released !== true)) return;
+    const node = this.deps.inventory.byName(owner.node);
+    if (node !== undefined) await this.deps.adapters.stop(node.name, restUrl(node), owner.session);
   }
 
   /** POST /cloudreset: stops every FL server placed by this MLFO and forgets them. */
@@ -246,7 +301,7 @@ export class ServerPlacement {
         errors.push((err as Error).message);
       }
     }
-    await this.deps.redis.del(this.placementsKey, `${this.deps.prefix}:last-placement`);
+    await this.deps.redis.del(this.placementsKey, this.sharedKey);
     for (const n of this.deps.inventory.servers()) await this.deps.redis.del(this.leaseKey(n.name));
     return { stopped, errors };
   }

@@ -264,9 +264,9 @@ export interface IntentView {
   intentID: string;
   state: string;
   error?: string;
-  server?: { address: string; session?: string };
+  server?: { address: string; session?: string; sharedWith?: string[] };
   clients: Array<{ node: string; session: string; state: string }>;
-  rounds: Array<{ round: number; accuracy?: number; loss?: number }>;
+  rounds: Array<{ round: number; accuracy?: number; loss?: number; fitResults?: number }>;
   accuracy?: number;
   stages: Record<string, string>;
 }
@@ -299,10 +299,33 @@ export async function waitIntent(
   );
 }
 
+/** bin/sendintent.mjs as a child process; resolves with its exit code and output. */
+export function runSendintent(
+  args: string[],
+): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [join(ROOT, 'bin', 'sendintent.mjs'), ...args], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: { ...process.env, MLFO_API_TOKEN: '' },
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout?.on('data', (d: Buffer) => {
+      stdout += d.toString();
+    });
+    child.stderr?.on('data', (d: Buffer) => {
+      stderr += d.toString();
+    });
+    child.once('error', reject);
+    child.once('close', (code) => resolve({ code, stdout, stderr }));
+  });
+}
+
 export interface AdapterSession {
   session: string;
   role: string;
   state: string;
+  rounds?: Array<{ round: number; fitResults?: number }>;
 }
 
 export async function adapterSessions(a: StartedAdapter): Promise<AdapterSession[]> {
