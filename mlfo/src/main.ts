@@ -62,18 +62,7 @@ export async function startMlfo(
     const store = new IntentStore(redis, cfg.prefix);
     const adapters = new AdapterClient(cfg.adapterTimeoutMs);
     let orchestrator: Orchestrator | undefined;
-    const metrics = new MlfoMetrics(
-      cfg.role,
-      async () => (orchestrator ? orchestrator.queue.getJobCounts() : {}),
-      async () => {
-        const recs = (await store.list()).filter((r) => !isTerminal(r.state));
-        return {
-          servers: recs.filter((r) => r.server?.owned).length,
-          clients: recs.reduce((n, r) => n + r.clients.filter((c) => !ENDED.includes(c.state)).length, 0),
-        };
-      },
-      async () => (await store.list()).map((r) => r.state),
-    );
+    const metrics = mlfoMetrics(cfg, store, () => orchestrator);
     const placement =
       cfg.role === 'edge'
         ? undefined
@@ -124,21 +113,9 @@ export async function startMlfo(
         : {}),
       ...(placement !== undefined ? { placement } : {}),
     });
-    const http = await new Promise<Server>((ok, fail) => {
-      const s = api.listen(cfg.intentPort, cfg.host, () => ok(s));
-      s.once('error', (e) =>
-        fail(new Error(`intent API: cannot listen on ${cfg.host}:${cfg.intentPort}: ${e.message}`)),
-      );
-    });
-    toClose.push(
-      () =>
-        new Promise<void>((r) => {
-          http.close(() => r());
-          http.closeAllConnections();
-        }),
-    );
-    const addr = http.address();
-    const intentPort = typeof addr === 'object' && addr !== null ? addr.port : cfg.intentPort;
+    const http = await listen(api, cfg);
+    toClose.push(() => http.close());
+    const intentPort = http.port;
     log(
       `MLFO (${cfg.role}) intent API on http://${cfg.host}:${intentPort}; catalog ${cfg.catalogFile}; inventory ${cfg.inventoryFile} (${inventory.nodes.length} nodes)`,
     );
@@ -156,6 +133,47 @@ export async function startMlfo(
     await stop();
     throw err;
   }
+}
+
+function mlfoMetrics(
+  cfg: MlfoConfig,
+  store: IntentStore,
+  orchestrator: () => Orchestrator | undefined,
+): MlfoMetrics {
+  return new MlfoMetrics(
+    cfg.role,
+    async () => orchestrator()?.queue.getJobCounts() ?? {},
+    async () => {
+      const recs = (await store.list()).filter((r) => !isTerminal(r.state));
+      return {
+        servers: recs.filter((r) => r.server?.owned).length,
+        clients: recs.reduce((n, r) => n + r.clients.filter((c) => !ENDED.includes(c.state)).length, 0),
+      };
+    },
+    async () => (await store.list()).map((r) => r.state),
+  );
+}
+
+/** The intent API listening on cfg's host and port; close() also drops open connections. */
+async function listen(
+  api: ReturnType<typeof createApi>,
+  cfg: MlfoConfig,
+): Promise<{ port: number; close(): Promise<void> }> {
+  const http = await new Promise<Server>((ok, fail) => {
+    const s = api.listen(cfg.intentPort, cfg.host, () => ok(s));
+    s.once('error', (e) =>
+      fail(new Error(`intent API: cannot listen on ${cfg.host}:${cfg.intentPort}: ${e.message}`)),
+    );
+  });
+  const addr = http.address();
+  return {
+    port: typeof addr === 'object' && addr !== null ? addr.port : cfg.intentPort,
+    close: () =>
+      new Promise<void>((r) => {
+        http.close(() => r());
+        http.closeAllConnections();
+      }),
+  };
 }
 
 async function startOrchestrator(

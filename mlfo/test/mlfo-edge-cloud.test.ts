@@ -2,7 +2,8 @@
 // flower-adapter processes: three cohorts [4,2,2] to completed, then the same after a kill -9 of
 // the edge right after /receive answered: the restarted edge finishes every intent with exactly
 // one FL server per cohort and each client started once; and after a kill -9 of the cloud right
-// after it recorded a server placement: the restarted cloud places each server once.
+// after it recorded a server placement: the restarted cloud places each server once. Two cohorts of
+// one intent with sameserver yes train on the one FL server the cloud placed, 4 clients a round.
 
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
@@ -205,5 +206,46 @@ describe('edge + cloud MLFOs over MoMo', { timeout: 300_000 }, () => {
     } finally {
       r.disconnect();
     }
+  });
+
+  it('sameserver yes over MoMo: two cohorts of 2 with minfit = minav = 4 share the one FL server the cloud placed', async () => {
+    const yaml = readFileSync(simpleIntents(dir, 'd')[0]!, 'utf8');
+    const fields = {
+      sameserver: 'yes',
+      cohortsize: '2',
+      minfit: '4',
+      minav: '4',
+      numround: '2',
+      fracfit: '1',
+    };
+    const a = await postIntent(edge.url, yaml, { ...fields, ipstart: '10' });
+    const b = await postIntent(edge.url, yaml, { ...fields, ipstart: '12' });
+    assert.equal(a.status, 202, JSON.stringify(a.body));
+    assert.equal(b.status, 202, JSON.stringify(b.body));
+    const ids = [String(a.body['id']), String(b.body['id'])];
+    const done = await Promise.all(
+      ids.map((id) => waitIntent(() => edge.url, id, ['completed', 'failed'], 180_000)),
+    );
+    for (const rec of done) {
+      assert.equal(rec.state, 'completed', JSON.stringify(rec));
+      assert.deepEqual(
+        rec.rounds.map((r) => r.fitResults),
+        [4, 4],
+      );
+    }
+    assert.equal(done[0]!.server?.address, done[1]!.server?.address);
+    assert.deepEqual(done[0]!.server?.sharedWith, [ids[1]]);
+    const mine = (await Promise.all(servers.map((s) => adapterSessions(adapters.get(s.name)!))))
+      .flat()
+      .filter((s) => s.role === 'server' && /intent01d\./.test(s.session));
+    assert.equal(mine.length, 1, JSON.stringify(mine.map((s) => s.session)));
+    assert.deepEqual(
+      mine[0]!.rounds?.map((r) => r.fitResults),
+      [4, 4],
+    );
+    assert.match(
+      readFileSync(join(dir, 'cloud.log'), 'utf8'),
+      /shared by edgeintent01d\.\d+-fed \(sameserv yes\)/,
+    );
   });
 });

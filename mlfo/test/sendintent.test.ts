@@ -1,12 +1,12 @@
 // The sendintent CLI (bin/sendintent.mjs) as a child process against a real standalone MLFO (child
 // process, real Redis, real flower-adapters): a bad cohort config is refused before anything is
 // sent, a [2,1] config is posted as the seed did and printed as a table, a second post of the
-// still-active intents is rejected with the MLFO's 409 and a non-zero exit, and --follow ends in a
-// summary of completed cohorts.
+// still-active intents is answered with them (nothing started), a post whose client range is
+// taken is rejected with the MLFO's 409 and a non-zero exit, and --follow ends in a summary of
+// completed cohorts.
 
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { StartedAdapter } from '../../flower-adapter/src/spawn-adapter.ts';
@@ -16,7 +16,7 @@ import {
   type NodeSpec,
   type StandaloneCluster,
   startStandaloneCluster,
-  ROOT,
+  runSendintent,
   simpleIntents,
   testNet,
   waitIntent,
@@ -47,25 +47,6 @@ after(async () => {
   await cluster?.stop();
 });
 
-function sendintent(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [join(ROOT, 'bin', 'sendintent.mjs'), ...args], {
-      stdio: ['ignore', 'pipe', 'pipe'],
-      env: { ...process.env, MLFO_API_TOKEN: '' },
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => {
-      stdout += d.toString();
-    });
-    child.stderr.on('data', (d: Buffer) => {
-      stderr += d.toString();
-    });
-    child.once('error', reject);
-    child.once('close', (code) => resolve({ code, stdout, stderr }));
-  });
-}
-
 /** A [2,1] config in the seed's format whose mlfoadd is wrong on purpose: --mlfo must override it. */
 function writeConfig(suffix: string, extra: string[] = []): string {
   const intents = simpleIntents(dir, suffix).slice(0, 2);
@@ -95,7 +76,7 @@ const intentCount = async () =>
 describe('sendintent CLI', { timeout: 240_000 }, () => {
   it('refuses a bad config before sending anything, naming the file and the key', async () => {
     const file = writeConfig('bad', ['avgalgodist: [FedAvg]']);
-    const r = await sendintent(['--config', file, '--mlfo', mlfo.url]);
+    const r = await runSendintent(['--config', file, '--mlfo', mlfo.url]);
     assert.equal(r.code, 2, r.stderr);
     assert.match(r.stderr, new RegExp(`${file.replaceAll('.', '\\.')}:\\d+:\\d+: avgalgodist: has 1 value`));
     assert.match(r.stderr, /nothing was sent/);
@@ -103,26 +84,42 @@ describe('sendintent CLI', { timeout: 240_000 }, () => {
     assert.equal(await intentCount(), 0, "the MLFO's intent list stays empty");
   });
 
-  it('posts one intent per cohort as the seed did and prints the accepted ones; a second post is rejected (409)', async () => {
+  it('posts one intent per cohort as the seed did and prints each outcome; a repeat is answered with the active ones, a taken range is rejected (409)', async () => {
+    // five rounds, so that the cohorts are still training when the later posts arrive
     const file = writeConfig('a');
-    const r = await sendintent(['--config', file, '--mlfo', mlfo.url]);
+    writeFileSync(
+      file,
+      readFileSync(file, 'utf8').replace('numrounddist: ["2", "2"]', 'numrounddist: ["5", "5"]'),
+    );
+    const r = await runSendintent(['--config', file, '--mlfo', mlfo.url]);
     assert.equal(r.code, 0, `${r.stdout}\n${r.stderr}`);
     assert.match(r.stdout, new RegExp(`posting 2 intents to ${mlfo.url.replaceAll('.', '\\.')}/receive`));
-    assert.match(r.stdout, /cohort\s+intent file\s+intentId\s+clients\s+state/);
-    assert.match(r.stdout, /\n0\s+\S+aintent\.yaml\s+edgeintent01a\.1\s+10–11 \(2\)\s+accepted\n/);
-    assert.match(r.stdout, /\n1\s+\S+a2intent\.yaml\s+edgeintent02a\.1\s+12 \(1\)\s+accepted\n/);
+    assert.match(r.stdout, /cohort\s+intent file\s+id\s+clients\s+state\s+FL server/);
+    assert.match(r.stdout, /\n0\s+\S+aintent\.yaml\s+edgeintent01a\.1\s+10–11 \(2\)\s+accepted\s+own\n/);
+    assert.match(r.stdout, /\n1\s+\S+a2intent\.yaml\s+edgeintent02a\.1\s+12 \(1\)\s+accepted\s+own\n/);
     assert.match(r.stdout, /2 accepted, 0 rejected/);
-    const again = await sendintent(['--config', file, '--mlfo', mlfo.url]);
-    assert.equal(again.code, 1, again.stdout);
+    const again = await runSendintent(['--config', file, '--mlfo', mlfo.url]);
+    assert.equal(again.code, 0, again.stdout);
     assert.match(
-      again.stderr,
-      /cohort 0 \(\S+aintent\.yaml\) rejected: HTTP 409: intentID edgeintent01a is still active/,
+      again.stdout,
+      /\n0\s+\S+aintent\.yaml\s+edgeintent01a\.1\s+10–11 \(2\)\s+\S+ \(already active: nothing started\)/,
     );
     assert.match(
-      again.stderr,
-      /cohort 1 \(\S+a2intent\.yaml\) rejected: HTTP 409: intentID edgeintent02a is still active/,
+      again.stdout,
+      /\n1\s+\S+a2intent\.yaml\s+edgeintent02a\.1\s+12 \(1\)\s+\S+ \(already active: nothing started\)/,
     );
-    assert.match(again.stdout, /0 accepted, 2 rejected/);
+    assert.match(again.stdout, /2 accepted, 0 rejected/);
+    // another intent on the clients the first cohort holds
+    const taken = writeConfig('t');
+    writeFileSync(taken, readFileSync(taken, 'utf8').replace('cohortdistr: [2, 1]', 'cohortdistr: [1, 1]'));
+    const refused = await runSendintent(['--config', taken, '--mlfo', mlfo.url]);
+    assert.equal(refused.code, 1, refused.stdout);
+    assert.match(
+      refused.stderr,
+      /cohort 0 \(\S+tintent\.yaml\) rejected: HTTP 409: client nodes fc\.10 \(held by intent edgeintent01a\.1\)/,
+    );
+    assert.match(refused.stdout, /\n0\s+\S+tintent\.yaml\s+–\s+10 \(1\)\s+rejected \(reason above\)/);
+    assert.match(refused.stdout, /0 accepted, 2 rejected/);
     const done = await Promise.all(
       ['edgeintent01a.1', 'edgeintent02a.1'].map((id) =>
         waitIntent(() => mlfo.url, id, ['completed', 'failed'], 180_000),
@@ -138,7 +135,7 @@ describe('sendintent CLI', { timeout: 240_000 }, () => {
   });
 
   it('--follow shows progress per cohort and ends with a summary of completed cohorts', async () => {
-    const r = await sendintent([
+    const r = await runSendintent([
       '--config',
       writeConfig('b'),
       '--mlfo',
@@ -159,7 +156,7 @@ describe('sendintent CLI', { timeout: 240_000 }, () => {
       /cohort 1 {2}edgeintent02b\.1 {2}\[#{20}\] {2}round 2\/2 {2}loss \d\.\d{3} {2}acc \d\.\d{3} {2}completed/,
     );
     const summary = r.stdout.slice(r.stdout.indexOf('\nsummary\n'));
-    assert.match(summary, /cohort\s+intentId\s+state\s+rounds\s+accuracy/);
+    assert.match(summary, /cohort\s+id\s+state\s+rounds\s+accuracy/);
     assert.match(summary, /\n0\s+edgeintent01b\.1\s+completed\s+2\/2\s+\d\.\d{3}/);
     assert.match(summary, /\n1\s+edgeintent02b\.1\s+completed\s+2\/2\s+\d\.\d{3}/);
     assert.match(summary, /2 of 2 completed/);
@@ -172,6 +169,6 @@ describe('sendintent CLI', { timeout: 240_000 }, () => {
         node,
       );
     }
-    assert.equal(await intentCount(), 4);
+    assert.equal(await intentCount(), 4, 'the repeated and the rejected posts made no record');
   });
 });

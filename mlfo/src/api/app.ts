@@ -157,6 +157,50 @@ function view(rec: IntentRecord, all: IntentRecord[]) {
   return { ...rest, stageSeconds: timings, links: { self: `/intents/${encodeURIComponent(rec.id)}` } };
 }
 
+/** POST /receive: the upload → submitIntent → 202 (accepted), 200 (the same upload already active). */
+function receive(deps: ApiDeps, submit: SubmitDeps) {
+  return async (req: Request, res: Response) => {
+    deps.metrics.count('received');
+    try {
+      const type = (req.headers['content-type'] ?? '').split(';')[0]?.trim().toLowerCase() ?? '';
+      let upload: Upload;
+      if (type === 'multipart/form-data') upload = await readMultipart(req);
+      else if (YAML_TYPES.includes(type)) upload = await readRaw(req);
+      else {
+        req.resume();
+        throw new HttpError(
+          415,
+          `Content-Type ${JSON.stringify(type)} is not accepted; allowed: multipart/form-data (field file = the intent YAML) or ${YAML_TYPES.join(', ')}`,
+        );
+      }
+      const { record, warnings, repeated } = await submitIntent(submit, upload);
+      if (repeated) {
+        deps.log(`intent ${record.id} uploaded again for the same cohort: answered as it is`);
+      } else {
+        deps.metrics.count('accepted');
+        deps.log(`intent ${record.id} accepted (${record.intentID}, ${record.pipeline.operand})`);
+      }
+      const self = `/intents/${encodeURIComponent(record.id)}`;
+      res
+        .status(repeated ? 200 : 202)
+        .location(self)
+        .json({
+          id: record.id,
+          intentID: record.intentID,
+          state: record.state,
+          ...(repeated ? { repeated: true } : {}),
+          ...(record.sharesServerWith ? { sharesServerWith: record.sharesServerWith } : {}),
+          warnings,
+          links: { self },
+        });
+    } catch (err) {
+      const status = statusOf(err);
+      if (status >= 400 && status < 500) deps.metrics.count('rejected');
+      throw err;
+    }
+  };
+}
+
 export function createApi(deps: ApiDeps): express.Express {
   const app = express();
   app.disable('x-powered-by');
@@ -180,49 +224,7 @@ export function createApi(deps: ApiDeps): express.Express {
     res.type(deps.metrics.registry.contentType).send(await deps.metrics.registry.metrics());
   });
 
-  if (deps.submit !== undefined) {
-    const submit = deps.submit;
-    app.post('/receive', auth, async (req, res) => {
-      deps.metrics.count('received');
-      try {
-        const type = (req.headers['content-type'] ?? '').split(';')[0]?.trim().toLowerCase() ?? '';
-        let upload: Upload;
-        if (type === 'multipart/form-data') upload = await readMultipart(req);
-        else if (YAML_TYPES.includes(type)) upload = await readRaw(req);
-        else {
-          req.resume();
-          throw new HttpError(
-            415,
-            `Content-Type ${JSON.stringify(type)} is not accepted; allowed: multipart/form-data (field file = the intent YAML) or ${YAML_TYPES.join(', ')}`,
-          );
-        }
-        const { record, warnings, repeated } = await submitIntent(submit, upload);
-        if (repeated) {
-          deps.log(`intent ${record.id} uploaded again for the same cohort: answered as it is`);
-        } else {
-          deps.metrics.count('accepted');
-          deps.log(`intent ${record.id} accepted (${record.intentID}, ${record.pipeline.operand})`);
-        }
-        const self = `/intents/${encodeURIComponent(record.id)}`;
-        res
-          .status(repeated ? 200 : 202)
-          .location(self)
-          .json({
-            id: record.id,
-            intentID: record.intentID,
-            state: record.state,
-            ...(repeated ? { repeated: true } : {}),
-            ...(record.sharesServerWith ? { sharesServerWith: record.sharesServerWith } : {}),
-            warnings,
-            links: { self },
-          });
-      } catch (err) {
-        const status = statusOf(err);
-        if (status >= 400 && status < 500) deps.metrics.count('rejected');
-        throw err;
-      }
-    });
-  }
+  if (deps.submit !== undefined) app.post('/receive', auth, receive(deps, deps.submit));
 
   app.get('/intents', async (_req, res) => {
     const all = await deps.store.list();
@@ -261,7 +263,13 @@ export function createApi(deps: ApiDeps): express.Express {
     );
   });
 
-  app.use((err: unknown, _req: Request, res: Response, _next: NextFunction) => {
+  app.use(errorHandler(deps));
+  return app;
+}
+
+/** The one place errors become HTTP: status from the error's kind, problems listed for intent errors. */
+function errorHandler(deps: ApiDeps) {
+  return (err: unknown, _req: Request, res: Response, _next: NextFunction) => {
     const status = statusOf(err);
     const e = err as Error;
     if (err instanceof IntentError) {
@@ -270,8 +278,7 @@ export function createApi(deps: ApiDeps): express.Express {
     }
     if (status >= 500) deps.log(`API error: ${e.stack ?? e.message}`);
     res.status(status).json({ error: e.message ?? String(err) });
-  });
-  return app;
+  };
 }
 
 function statusOf(err: unknown): number {

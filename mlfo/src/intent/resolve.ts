@@ -203,6 +203,37 @@ export function resolveIntent(
   formFields: Record<string, string | undefined>,
   catalog: Catalog,
 ): { pipeline: ResolvedPipeline; derived: Intent; warnings: string[] } {
+  const { target, entry } = pipelineEntry(intent, catalog);
+  const list = new ProblemList();
+  const form = readForm(formFields, list);
+  if (list.problems.length > 0) throw new IntentError(422, list.problems, 'form fields');
+  const chosen = chooseSettings(intent, target, form, { catalog, entry }, list);
+  const pairProblem = minfitMinavProblem(chosen.minfit, chosen.minav);
+  if (pairProblem !== undefined) {
+    const file = pairProblem.path.startsWith('targets') ? intent.fileName : undefined;
+    throw new IntentError(422, [pairProblem], file);
+  }
+  const pipeline = buildPipeline(intent, target, form, chosen, { catalog, entry });
+  warnAboutPipeline(intent, pipeline, form, chosen, { catalog, entry }, list);
+  return {
+    pipeline,
+    derived: deriveIntent(pipeline),
+    warnings: list.warnings.map((w) =>
+      formatProblem(w, w.path.startsWith('targets') ? intent.fileName : undefined),
+    ),
+  };
+}
+
+type ClientEntry = CatalogEntry & { source: SourceName; model: ModelName; sink: string };
+type ReadForm = ReturnType<typeof readForm>;
+type ChosenSettings = { [K in StrategySetting]: Chosen<FlSettings[K]> };
+interface FromCatalog {
+  catalog: Catalog;
+  entry: ClientEntry;
+}
+
+/** The intent's one target, federated (privacy high), and the catalog entry it resolves to. */
+function pipelineEntry(intent: Intent, catalog: Catalog): { target: Target; entry: ClientEntry } {
   const file = intent.fileName;
   if (intent.targets.length !== 1) {
     throw new IntentError(
@@ -262,12 +293,19 @@ export function resolveIntent(
       file,
     );
   }
+  return { target, entry: entry as ClientEntry };
+}
 
-  const list = new ProblemList();
-  const form = readForm(formFields, list);
-  if (list.problems.length > 0) throw new IntentError(422, list.problems, 'form fields');
-
-  const chosen = {} as { [K in StrategySetting]: Chosen<FlSettings[K]> };
+/** Every FL setting from the intent, else the form, else the catalog, with where it came from. */
+function chooseSettings(
+  intent: Intent,
+  target: Target,
+  form: ReadForm,
+  { catalog, entry }: FromCatalog,
+  list: ProblemList,
+): ChosenSettings {
+  const cPath = 'targets[0].constraints';
+  const chosen = {} as ChosenSettings;
   for (const s of STRATEGY_SETTINGS) {
     const fromIntent = target.parsed[s];
     const fromForm = form.settings[s];
@@ -306,36 +344,16 @@ export function resolveIntent(
     }
     (chosen as Record<string, Chosen<unknown>>)[s] = c;
   }
-  const pairProblem = minfitMinavProblem(chosen.minfit, chosen.minav);
-  if (pairProblem !== undefined) {
-    throw new IntentError(422, [pairProblem], pairProblem.path.startsWith('targets') ? file : undefined);
-  }
+  return chosen;
+}
 
-  const source = target.parsed.sourcekind ?? entry.source;
-  const model = target.parsed.modelkind ?? entry.model;
-  if (!ADAPTER_MODEL_NAMES.includes(model)) {
-    list.warn(
-      target.parsed.modelkind !== undefined ? `${cPath}.modelkind` : '',
-      positionOf(intent, `${cPath}.modelkind`),
-      `model ${model} (from ${target.parsed.modelkind !== undefined ? 'the intent' : catalogWhere(catalog, entry)}) cannot be trained ` +
-        `by the flower-adapter (it has ${ADAPTER_MODEL_NAMES.join(', ')}); its FL clients will be refused`,
-    );
-  }
-  if (
-    form.cohortsize !== undefined &&
-    chosen.minav.value > form.cohortsize &&
-    chosen.sameserv.value !== 'yes'
-  ) {
-    list.warn(
-      'form.cohortsize',
-      undefined,
-      `minav ${chosen.minav.value} (from ${chosen.minav.where}) is larger than the cohort (${form.cohortsize} clients) ` +
-        'and the server is not shared (sameserv is not yes): the FL server will wait for clients that never come',
-    );
-  }
-  const notes = [catalog.note, entry.note].filter((n): n is string => n !== undefined);
-  for (const n of notes) list.warn('', undefined, `${catalogWhere(catalog, entry)}: ${n}`);
-
+function buildPipeline(
+  intent: Intent,
+  target: Target,
+  form: ReadForm,
+  chosen: ChosenSettings,
+  { catalog, entry }: FromCatalog,
+): ResolvedPipeline {
   const settingsSource = {
     source: target.parsed.sourcekind !== undefined ? 'intent' : 'catalog',
     model: target.parsed.modelkind !== undefined ? 'intent' : 'catalog',
@@ -344,14 +362,13 @@ export function resolveIntent(
     lr: 'catalog',
   } as Record<PipelineSetting, SettingOrigin>;
   for (const s of STRATEGY_SETTINGS) settingsSource[SETTING_KEY[s]] = chosen[s].origin;
-
   const pipeline: ResolvedPipeline = {
     intentID: intent.intentID,
     targetId: target.id,
     operation: target.operation,
     operand: target.operand,
-    source,
-    model,
+    source: target.parsed.sourcekind ?? entry.source,
+    model: target.parsed.modelkind ?? entry.model,
     sink: entry.sink,
     algo: chosen.avgalgo.value,
     fracfit: chosen.fracfit.value,
@@ -364,17 +381,42 @@ export function resolveIntent(
     cohort: {},
     settingsSource,
     catalogFile: catalog.fileName,
-    notes,
+    notes: [catalog.note, entry.note].filter((n): n is string => n !== undefined),
   };
   if (entry.defaults.lr !== undefined) pipeline.lr = entry.defaults.lr;
   if (form.ipstart !== undefined) pipeline.cohort.ipstart = form.ipstart;
   if (form.cohortsize !== undefined) pipeline.cohort.cohortsize = form.cohortsize;
+  return pipeline;
+}
 
-  return {
-    pipeline,
-    derived: deriveIntent(pipeline),
-    warnings: list.warnings.map((w) => formatProblem(w, w.path.startsWith('targets') ? file : undefined)),
-  };
+/** What deploys but may not do what the user expects: a model the adapters lack, a cohort below minav. */
+function warnAboutPipeline(
+  intent: Intent,
+  pipeline: ResolvedPipeline,
+  form: ReadForm,
+  chosen: ChosenSettings,
+  { catalog, entry }: FromCatalog,
+  list: ProblemList,
+): void {
+  const cPath = 'targets[0].constraints';
+  const modelFromIntent = pipeline.settingsSource.model === 'intent';
+  if (!ADAPTER_MODEL_NAMES.includes(pipeline.model)) {
+    list.warn(
+      modelFromIntent ? `${cPath}.modelkind` : '',
+      positionOf(intent, `${cPath}.modelkind`),
+      `model ${pipeline.model} (from ${modelFromIntent ? 'the intent' : catalogWhere(catalog, entry)}) cannot be trained ` +
+        `by the flower-adapter (it has ${ADAPTER_MODEL_NAMES.join(', ')}); its FL clients will be refused`,
+    );
+  }
+  if (form.cohortsize !== undefined && pipeline.minav > form.cohortsize && pipeline.sameserv !== 'yes') {
+    list.warn(
+      'form.cohortsize',
+      undefined,
+      `minav ${pipeline.minav} (from ${chosen.minav.where}) is larger than the cohort (${form.cohortsize} clients) ` +
+        'and the server is not shared (sameserv is not yes): the FL server will wait for clients that never come',
+    );
+  }
+  for (const n of pipeline.notes) list.warn('', undefined, `${catalogWhere(catalog, entry)}: ${n}`);
 }
 
 /** The pipeline and derived intent of one deployment of a resolved intent, under its record id. */
