@@ -4,7 +4,7 @@
 import { networkInterfaces, hostname } from 'node:os';
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { AdapterMetrics, flTargetsOf } from './metrics.ts';
+import { AdapterMetrics } from './metrics.ts';
 import { createApp } from './rest/app.ts';
 import { SessionRegistry } from './sessions/session-registry.ts';
 import { TsRuntime } from './sessions/ts-runtime.ts';
@@ -85,7 +85,7 @@ export async function main(argv = process.argv.slice(2)): Promise<void> {
   const log = (msg: string) => console.log(`${new Date().toISOString()} [${cfg.nodeId}] ${msg}`);
   let registry: SessionRegistry | undefined;
   const metrics = new AdapterMetrics(cfg.nodeId, () => registry?.list().map((s) => s.gauges()) ?? [], {
-    flTargets: () => flTargetsOf(registry?.list() ?? []),
+    flTargets: () => registry?.flTargets() ?? [],
   });
   const ctx: NodeContext = { ...cfg, metrics, log };
   registry = new SessionRegistry(new TsRuntime(), ctx);
