@@ -1,5 +1,7 @@
 // flower-adapter entry point: reads flags and environment, wires the metrics, the session
-// registry and the REST app together, and stops every session on SIGTERM/SIGINT.
+// registry, the FL runtime picked by name and the REST app together, and stops every session on
+// SIGTERM/SIGINT. What lives where, and where a new strategy, runtime, dataset or model goes:
+// flower-adapter/README.md.
 
 import { networkInterfaces, hostname } from 'node:os';
 import { resolve } from 'node:path';
