@@ -1,7 +1,7 @@
 // An FL server session of the TypeScript runtime: a Flower-compatible gRPC server on the node's
-// FL port, a strategy built from the request by name (runtime/strategy/registry.ts), and the round loop, run in the background. When
-// the server knows `model` (and `source`), it starts from the model's own initial weights and
-// evaluates every global model on the held-out test split.
+// FL port, a strategy built by name from the request (runtime/strategy/registry.ts), and the
+// round loop, run in the background. When the server knows `model` (and `source`), it starts
+// from the model's own initial weights and evaluates every global model on the held-out test split.
 
 import type { ServerParams } from '../rest/session-params.ts';
 import { startFlowerGrpcServer, type FlowerGrpcServer } from '../runtime/grpc-server.ts';
