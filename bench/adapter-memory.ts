@@ -8,7 +8,7 @@ import { readFileSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'nod
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { spawnAdapter, type StartedAdapter } from '../flower-adapter/src/spawn-adapter.ts';
+import { spawnAdapter, type StartedAdapter } from '../flower-adapter/test/support/spawn-adapter.ts';
 import type { SessionStatus } from '../flower-adapter/src/sessions/session.ts';
 import { postForm } from './post-form.ts';
 

@@ -3,7 +3,7 @@
 // asked for, all on a loopback /24 of their own. stop() ends exactly what was started here, deletes
 // every Redis key under the run's prefix and removes the temp dir.
 
-import type { StartedAdapter } from '../flower-adapter/src/spawn-adapter.ts';
+import type { StartedAdapter } from '../flower-adapter/test/support/spawn-adapter.ts';
 import { type MlfoProcess, type NodeSpec, startStandaloneCluster } from '../mlfo/test/support/cluster.ts';
 
 export interface BenchMlfo {

@@ -5,7 +5,7 @@ import { readdirSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 
-export const SOURCE_DIRS = ['flower-adapter/src', 'mlfo/src', 'topology/src', 'intents/src'];
+export const SOURCE_DIRS = ['common', 'flower-adapter/src', 'mlfo/src', 'topology/src', 'intents/src'];
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 
 function newestMtime(dir) {

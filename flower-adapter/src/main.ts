@@ -1,24 +1,33 @@
 // flower-adapter entry point: reads flags and environment, wires the metrics, the session
-// registry and the REST app together, and stops every session on SIGTERM/SIGINT.
+// registry, the FL runtime picked by name and the REST app together, and stops every session on
+// SIGTERM/SIGINT. What lives where, and where a new strategy, runtime, dataset or model goes:
+// flower-adapter/README.md.
 
 import { networkInterfaces, hostname } from 'node:os';
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { AdapterMetrics, flTargetsOf } from './metrics.ts';
+import { AdapterMetrics } from './metrics.ts';
 import { createApp } from './rest/app.ts';
 import { SessionRegistry } from './sessions/session-registry.ts';
-import { TsRuntime } from './sessions/ts-runtime.ts';
+import {
+  createRuntime,
+  DEFAULT_RUNTIME,
+  RUNTIME_NAMES,
+  type RuntimeName,
+  runtimeName,
+} from './sessions/runtime-registry.ts';
 import { initTf } from './ml/tf.ts';
 import type { NodeContext } from './sessions/session.ts';
 
-const USAGE = `usage: flower-adapter [--host H] [--rest-port N] [--fl-port N] [--data-dir DIR] [--node-id ID] [--advertise-host H]
+const USAGE = `usage: flower-adapter [--host H] [--rest-port N] [--fl-port N] [--data-dir DIR] [--node-id ID] [--advertise-host H] [--runtime NAME]
   --host            address to bind REST and FL gRPC to (env FLOWER_ADAPTER_HOST, default 0.0.0.0)
   --rest-port       REST port (env FLOWER_ADAPTER_REST_PORT, default 5000)
   --fl-port         Flower gRPC port of FL servers started here (env FLOWER_ADAPTER_FL_PORT, default 6000)
   --data-dir        datasets directory (env FLOWER_ADAPTER_DATA_DIR, default ./data)
   --node-id         name of this node in status and metrics (env FLOWER_ADAPTER_NODE_ID, default the hostname)
   --advertise-host  address clients should use to reach FL servers started here
-                    (env FLOWER_ADAPTER_ADVERTISE_HOST, default --host, or this node's first non-loopback IPv4 when --host is 0.0.0.0)`;
+                    (env FLOWER_ADAPTER_ADVERTISE_HOST, default --host, or this node's first non-loopback IPv4 when --host is 0.0.0.0)
+  --runtime         FL runtime that runs the sessions: ${RUNTIME_NAMES.join(', ')} (env FLOWER_ADAPTER_RUNTIME, default ${DEFAULT_RUNTIME})`;
 
 export interface AdapterConfig {
   host: string;
@@ -27,6 +36,7 @@ export interface AdapterConfig {
   dataDir: string;
   nodeId: string;
   advertiseHost: string;
+  runtime: RuntimeName;
 }
 
 function port(name: string, text: string): number {
@@ -54,6 +64,7 @@ export function readConfig(argv: string[], env: NodeJS.ProcessEnv): AdapterConfi
       'data-dir': { type: 'string' },
       'node-id': { type: 'string' },
       'advertise-host': { type: 'string' },
+      runtime: { type: 'string' },
       help: { type: 'boolean' },
     },
     strict: true,
@@ -71,6 +82,7 @@ export function readConfig(argv: string[], env: NodeJS.ProcessEnv): AdapterConfi
     dataDir: resolve(values['data-dir'] ?? env['FLOWER_ADAPTER_DATA_DIR'] ?? 'data'),
     nodeId: values['node-id'] ?? env['FLOWER_ADAPTER_NODE_ID'] ?? hostname(),
     advertiseHost: advertise ?? (host === '0.0.0.0' || host === '::' ? firstIpv4() : host),
+    runtime: runtimeName(values.runtime ?? env['FLOWER_ADAPTER_RUNTIME'] ?? DEFAULT_RUNTIME),
   };
 }
 
@@ -85,10 +97,11 @@ export async function main(argv = process.argv.slice(2)): Promise<void> {
   const log = (msg: string) => console.log(`${new Date().toISOString()} [${cfg.nodeId}] ${msg}`);
   let registry: SessionRegistry | undefined;
   const metrics = new AdapterMetrics(cfg.nodeId, () => registry?.list().map((s) => s.gauges()) ?? [], {
-    flTargets: () => flTargetsOf(registry?.list() ?? []),
+    flTargets: () => registry?.flTargets() ?? [],
   });
-  const ctx: NodeContext = { ...cfg, metrics, log };
-  registry = new SessionRegistry(new TsRuntime(), ctx);
+  const { runtime, ...node } = cfg;
+  const ctx: NodeContext = { ...node, metrics, log };
+  registry = new SessionRegistry(createRuntime(runtime), ctx);
   const app = createApp({ registry, metrics, nodeId: cfg.nodeId, startedAt: new Date() });
   const server = app.listen(cfg.restPort, cfg.host);
   await new Promise<void>((ok, fail) => {

@@ -7,7 +7,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
-import { spawnAdapter, type StartedAdapter } from '../src/spawn-adapter.ts';
+import { spawnAdapter, type StartedAdapter } from './support/spawn-adapter.ts';
 import type { SessionStatus } from '../src/sessions/session.ts';
 
 const runDir = mkdtempSync(join(tmpdir(), 'mlfo-e2e-'));

@@ -376,7 +376,7 @@ describe('FL setting rules', () => {
   };
   const lists: Array<[string, string, readonly string[], (l: string[]) => void]> = [
     [
-      'rest/session-params.ts',
+      '../../common/strategies.ts',
       'STRATEGY_NAMES',
       STRATEGY_NAMES,
       (l) => assert.deepEqual([...STRATEGY_NAMES], l),

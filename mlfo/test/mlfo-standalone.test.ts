@@ -8,7 +8,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { after, before, describe, it } from 'node:test';
-import type { StartedAdapter } from '../../flower-adapter/src/spawn-adapter.ts';
+import type { StartedAdapter } from '../../flower-adapter/test/support/spawn-adapter.ts';
 import { loadCohortConfig, planCohortPosts } from '../src/intent/cohort-config.ts';
 import {
   adapterSessions,

@@ -4,12 +4,11 @@
 // anything: a request that fails validation changes nothing.
 
 import { createHash } from 'node:crypto';
+import type { StrategyName } from '../../../common/strategies.ts';
 import { DATASET_NAMES, type DatasetName } from '../ml/datasets/registry.ts';
 import { MODEL_NAMES, type ModelName } from '../ml/models.ts';
+import { STRATEGY_NAMES } from '../runtime/strategy/registry.ts';
 import { type Body, FieldReader, parseHostPort } from './fields.ts';
-
-export const STRATEGY_NAMES = ['fedavg'] as const;
-export type StrategyName = (typeof STRATEGY_NAMES)[number];
 
 export interface ServerParams {
   session: string;

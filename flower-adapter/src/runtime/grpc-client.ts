@@ -18,6 +18,8 @@ import {
   type ByteCounters,
   type ClientMessage,
   Code,
+  type EvaluateIns,
+  type FitIns,
   type Metrics,
   type NumPyClient,
   Reason,
@@ -133,209 +135,238 @@ export async function runFlowerClient(opts: FlowerClientOptions): Promise<Client
       opts.signal,
     );
     if (ready === 'aborted') return { reason: 'aborted', rounds: 0, bytes };
-    return await runSession(client, opts, bytes, state);
+    return await new JoinSession(client, opts, bytes, state).run();
   } finally {
     client.close();
   }
 }
 
-function runSession(
-  client: grpc.Client,
-  opts: FlowerClientOptions,
-  bytes: ByteCounters,
-  state: { rounds: number },
-): Promise<ClientRunResult> {
-  const { server, signal } = opts;
-  const numpy = opts.client;
-  const emit = (e: ClientEvent) => {
+type Answer = { after?: () => void } & ({ reply: ClientMessage } | { kind: 'fit'; out: Buffer });
+
+/**
+ * One Join stream: answers each ServerMessage, in order, with exactly one ClientMessage from the
+ * NumPyClient; settles once — on ReconnectIns (after DisconnectRes), abort, or failure.
+ */
+class JoinSession {
+  private call!: grpc.ClientDuplexStream<Buffer, Buffer>;
+  private settled = false;
+  private reconnectSeconds: number | undefined;
+  private disconnecting = false;
+  private linger: NodeJS.Timeout | undefined;
+  private queue = Promise.resolve();
+  private resolve: (r: ClientRunResult) => void = () => {};
+  private reject: (e: Error) => void = () => {};
+  private readonly onAbort = () =>
+    this.settle(() => {
+      this.call.cancel();
+      this.done('aborted');
+    });
+
+  constructor(
+    private readonly client: grpc.Client,
+    private readonly opts: FlowerClientOptions,
+    private readonly bytes: ByteCounters,
+    private readonly state: { rounds: number },
+  ) {}
+
+  run(): Promise<ClientRunResult> {
+    return new Promise<ClientRunResult>((resolve, reject) => {
+      this.resolve = resolve;
+      this.reject = reject;
+      this.call = this.client.makeBidiStreamRequest<Buffer, Buffer>(
+        JOIN_PATH,
+        (b: Buffer) => b,
+        (b: Buffer) => b,
+      );
+      this.opts.signal?.addEventListener('abort', this.onAbort, { once: true });
+      this.call.on('data', (buf: Buffer) => this.onData(buf));
+      // Non-OK statuses also arrive as 'error'; 'status' below decides the outcome.
+      this.call.on('error', () => {});
+      this.call.on('status', (st: grpc.StatusObject) => this.onStatus(st));
+      this.emit({ type: 'connected' });
+    });
+  }
+
+  private emit(e: ClientEvent): void {
     try {
-      opts.onEvent?.(e);
+      this.opts.onEvent?.(e);
     } catch (err) {
       process.emitWarning(`runFlowerClient onEvent listener threw on '${e.type}': ${(err as Error).message}`);
     }
-  };
+  }
 
-  return new Promise<ClientRunResult>((resolve, reject) => {
-    const call = client.makeBidiStreamRequest<Buffer, Buffer>(
-      JOIN_PATH,
-      (b: Buffer) => b,
-      (b: Buffer) => b,
-    );
-    let settled = false;
-    let reconnectSeconds: number | undefined;
-    let disconnecting = false;
-    let linger: NodeJS.Timeout | undefined;
-    let queue = Promise.resolve();
+  private settle(outcome: () => void): void {
+    if (this.settled) return;
+    this.settled = true;
+    clearTimeout(this.linger);
+    this.opts.signal?.removeEventListener('abort', this.onAbort);
+    outcome();
+  }
 
-    const settle = (outcome: () => void) => {
-      if (settled) return;
-      settled = true;
-      clearTimeout(linger);
-      signal?.removeEventListener('abort', onAbort);
-      outcome();
-    };
-    const done = (reason: 'reconnect' | 'aborted') => {
-      const r: ClientRunResult = { reason, rounds: state.rounds, bytes };
-      if (reason === 'reconnect' && reconnectSeconds !== undefined) r.reconnectSeconds = reconnectSeconds;
-      resolve(r);
-    };
-    const fail = (err: Error) =>
-      settle(() => {
-        call.cancel();
-        reject(err);
-      });
-    const onAbort = () =>
-      settle(() => {
-        call.cancel();
-        done('aborted');
-      });
-    signal?.addEventListener('abort', onAbort, { once: true });
+  private done(reason: 'reconnect' | 'aborted'): void {
+    const r: ClientRunResult = { reason, rounds: this.state.rounds, bytes: this.bytes };
+    if (reason === 'reconnect' && this.reconnectSeconds !== undefined)
+      r.reconnectSeconds = this.reconnectSeconds;
+    this.resolve(r);
+  }
 
-    /** The reply (or, for fit, its bytes already encoded), and what to report once it has been written. */
-    const answer = async (
-      msg: ServerMessage,
-    ): Promise<{ after?: () => void } & ({ reply: ClientMessage } | { kind: 'fit'; out: Buffer })> => {
-      switch (msg.kind) {
-        case 'getParameters': {
-          const arrays = await numpy.getParameters(msg.ins.config);
-          return {
-            reply: {
-              kind: 'getParameters',
-              res: { status: SUCCESS, parameters: arraysToParameters(arrays) },
-            },
-          };
-        }
-        case 'getProperties': {
-          if (!numpy.getProperties) {
-            const status = {
-              code: Code.GET_PROPERTIES_NOT_IMPLEMENTED,
-              message: 'Client does not implement `get_properties`',
-            };
-            return { reply: { kind: 'getProperties', res: { status, properties: {} } } };
-          }
-          const properties = await numpy.getProperties(msg.ins.config);
-          return { reply: { kind: 'getProperties', res: { status: SUCCESS, properties } } };
-        }
-        case 'fit': {
-          const arrays = parametersToArrays(msg.ins.parameters);
-          const t0 = performance.now();
-          const r = await numpy.fit(arrays, msg.ins.config);
-          const ms = performance.now() - t0;
-          const numExamples = checkCount(r.numExamples, 'NumPyClient.fit');
-          const metrics = r.metrics ?? {};
-          // the model goes straight from the arrays into the message (one copy, not two)
-          const out = encodeFitResFromArrays({ status: SUCCESS, numExamples, metrics }, r.parameters);
-          return {
-            kind: 'fit',
-            out,
-            after: () => {
-              state.rounds += 1;
-              emit({ type: 'fit-done', numExamples, metrics, ms });
-            },
-          };
-        }
-        case 'evaluate': {
-          const arrays = parametersToArrays(msg.ins.parameters);
-          const t0 = performance.now();
-          const r = await numpy.evaluate(arrays, msg.ins.config);
-          const ms = performance.now() - t0;
-          const numExamples = checkCount(r.numExamples, 'NumPyClient.evaluate');
-          if (typeof r.loss !== 'number')
-            throw new Error(`NumPyClient.evaluate returned loss=${String(r.loss)}; it must be a number`);
-          const metrics = r.metrics ?? {};
-          return {
-            reply: { kind: 'evaluate', res: { status: SUCCESS, loss: r.loss, numExamples, metrics } },
-            after: () => emit({ type: 'evaluate-done', loss: r.loss, numExamples, metrics, ms }),
-          };
-        }
-        case 'reconnect':
-          // Flower 1.19 answers RECONNECT (not ACK) whatever `seconds` says.
-          return { reply: { kind: 'disconnect', res: { reason: Reason.RECONNECT } } };
+  private fail(err: Error): void {
+    this.settle(() => {
+      this.call.cancel();
+      this.reject(err);
+    });
+  }
+
+  private onData(buf: Buffer): void {
+    const server = this.opts.server;
+    this.bytes.received += buf.length + GRPC_FRAME_PREFIX_BYTES;
+    if (this.settled) return;
+    let msg: ServerMessage;
+    try {
+      msg = decodeServerMessage(buf);
+    } catch (e) {
+      this.fail(
+        new Error(`Flower server at ${server} sent an invalid message: ${(e as Error).message}`, {
+          cause: e,
+        }),
+      );
+      return;
+    }
+    if (this.disconnecting) {
+      this.fail(
+        new Error(`Flower server at ${server} sent ${SERVER_MESSAGE_FIELD[msg.kind]} after ReconnectIns`),
+      );
+      return;
+    }
+    if (msg.kind === 'reconnect') {
+      this.disconnecting = true;
+      this.reconnectSeconds = msg.ins.seconds;
+    }
+    this.queue = this.queue.then(() => this.handle(msg)).catch((e: Error) => this.fail(e));
+  }
+
+  private onStatus(st: grpc.StatusObject): void {
+    if (this.disconnecting) {
+      this.settle(() => this.done('reconnect'));
+      return;
+    }
+    const server = this.opts.server;
+    const name = grpc.status[st.code] ?? String(st.code);
+    const what =
+      st.code === grpc.status.OK
+        ? `Flower server at ${server} ended the Join stream (status OK) before sending ReconnectIns`
+        : `Flower server at ${server} broke the Join stream: ${name} (${st.code}) "${st.details}"`;
+    this.fail(new FlowerStreamError(what, st.code, st.details));
+  }
+
+  /** Answers one instruction and writes the reply; after DisconnectRes, half-closes and lingers. */
+  private async handle(msg: ServerMessage): Promise<void> {
+    if (this.settled) return;
+    this.emit({ type: 'instruction', kind: msg.kind });
+    let kind: ClientMessage['kind'];
+    let after: (() => void) | undefined;
+    let out: Buffer;
+    try {
+      const a = await this.answer(msg);
+      after = a.after;
+      if ('out' in a) {
+        kind = a.kind;
+        out = a.out;
+      } else {
+        kind = a.reply.kind;
+        out = encodeClientMessage(a.reply);
       }
-    };
-
-    const handle = async (msg: ServerMessage) => {
-      if (settled) return;
-      emit({ type: 'instruction', kind: msg.kind });
-      let kind: ClientMessage['kind'];
-      let after: (() => void) | undefined;
-      let out: Buffer;
-      try {
-        const a = await answer(msg);
-        after = a.after;
-        if ('out' in a) {
-          kind = a.kind;
-          out = a.out;
-        } else {
-          kind = a.reply.kind;
-          out = encodeClientMessage(a.reply);
-        }
-      } catch (e) {
-        throw new Error(
-          `Flower client (server ${server}): ${SERVER_MESSAGE_FIELD[msg.kind]} failed: ${(e as Error).message}`,
-          {
-            cause: e,
-          },
-        );
-      }
-      if (settled) return;
-      bytes.sent += out.length + GRPC_FRAME_PREFIX_BYTES;
-      call.write(out);
-      after?.();
-      if (kind === 'disconnect') {
-        call.end();
-        // Give the server a moment to see DisconnectRes and end the stream, then hang up anyway.
-        linger = setTimeout(
-          () =>
-            settle(() => {
-              call.cancel();
-              done('reconnect');
-            }),
-          RECONNECT_LINGER_MS,
-        );
-      }
-    };
-
-    call.on('data', (buf: Buffer) => {
-      bytes.received += buf.length + GRPC_FRAME_PREFIX_BYTES;
-      if (settled) return;
-      let msg: ServerMessage;
-      try {
-        msg = decodeServerMessage(buf);
-      } catch (e) {
-        fail(
-          new Error(`Flower server at ${server} sent an invalid message: ${(e as Error).message}`, {
-            cause: e,
+    } catch (e) {
+      throw new Error(
+        `Flower client (server ${this.opts.server}): ${SERVER_MESSAGE_FIELD[msg.kind]} failed: ${(e as Error).message}`,
+        {
+          cause: e,
+        },
+      );
+    }
+    if (this.settled) return;
+    this.bytes.sent += out.length + GRPC_FRAME_PREFIX_BYTES;
+    this.call.write(out);
+    after?.();
+    if (kind === 'disconnect') {
+      this.call.end();
+      // Give the server a moment to see DisconnectRes and end the stream, then hang up anyway.
+      this.linger = setTimeout(
+        () =>
+          this.settle(() => {
+            this.call.cancel();
+            this.done('reconnect');
           }),
-        );
-        return;
+        RECONNECT_LINGER_MS,
+      );
+    }
+  }
+
+  /** The reply (or, for fit, its bytes already encoded), and what to report once it has been written. */
+  private async answer(msg: ServerMessage): Promise<Answer> {
+    const numpy = this.opts.client;
+    switch (msg.kind) {
+      case 'getParameters': {
+        const arrays = await numpy.getParameters(msg.ins.config);
+        return {
+          reply: {
+            kind: 'getParameters',
+            res: { status: SUCCESS, parameters: arraysToParameters(arrays) },
+          },
+        };
       }
-      if (disconnecting) {
-        fail(
-          new Error(`Flower server at ${server} sent ${SERVER_MESSAGE_FIELD[msg.kind]} after ReconnectIns`),
-        );
-        return;
+      case 'getProperties': {
+        if (!numpy.getProperties) {
+          const status = {
+            code: Code.GET_PROPERTIES_NOT_IMPLEMENTED,
+            message: 'Client does not implement `get_properties`',
+          };
+          return { reply: { kind: 'getProperties', res: { status, properties: {} } } };
+        }
+        const properties = await numpy.getProperties(msg.ins.config);
+        return { reply: { kind: 'getProperties', res: { status: SUCCESS, properties } } };
       }
-      if (msg.kind === 'reconnect') {
-        disconnecting = true;
-        reconnectSeconds = msg.ins.seconds;
-      }
-      queue = queue.then(() => handle(msg)).catch((e: Error) => fail(e));
-    });
-    // Non-OK statuses also arrive as 'error'; 'status' below decides the outcome.
-    call.on('error', () => {});
-    call.on('status', (st: grpc.StatusObject) => {
-      if (disconnecting) {
-        settle(() => done('reconnect'));
-        return;
-      }
-      const name = grpc.status[st.code] ?? String(st.code);
-      const what =
-        st.code === grpc.status.OK
-          ? `Flower server at ${server} ended the Join stream (status OK) before sending ReconnectIns`
-          : `Flower server at ${server} broke the Join stream: ${name} (${st.code}) "${st.details}"`;
-      fail(new FlowerStreamError(what, st.code, st.details));
-    });
-    emit({ type: 'connected' });
-  });
+      case 'fit':
+        return this.answerFit(msg.ins);
+      case 'evaluate':
+        return this.answerEvaluate(msg.ins);
+      case 'reconnect':
+        // Flower 1.19 answers RECONNECT (not ACK) whatever `seconds` says.
+        return { reply: { kind: 'disconnect', res: { reason: Reason.RECONNECT } } };
+    }
+  }
+
+  private async answerFit(ins: FitIns): Promise<Answer> {
+    const arrays = parametersToArrays(ins.parameters);
+    const t0 = performance.now();
+    const r = await this.opts.client.fit(arrays, ins.config);
+    const ms = performance.now() - t0;
+    const numExamples = checkCount(r.numExamples, 'NumPyClient.fit');
+    const metrics = r.metrics ?? {};
+    // the model goes straight from the arrays into the message (one copy, not two)
+    const out = encodeFitResFromArrays({ status: SUCCESS, numExamples, metrics }, r.parameters);
+    return {
+      kind: 'fit',
+      out,
+      after: () => {
+        this.state.rounds += 1;
+        this.emit({ type: 'fit-done', numExamples, metrics, ms });
+      },
+    };
+  }
+
+  private async answerEvaluate(ins: EvaluateIns): Promise<Answer> {
+    const arrays = parametersToArrays(ins.parameters);
+    const t0 = performance.now();
+    const r = await this.opts.client.evaluate(arrays, ins.config);
+    const ms = performance.now() - t0;
+    const numExamples = checkCount(r.numExamples, 'NumPyClient.evaluate');
+    if (typeof r.loss !== 'number')
+      throw new Error(`NumPyClient.evaluate returned loss=${String(r.loss)}; it must be a number`);
+    const metrics = r.metrics ?? {};
+    return {
+      reply: { kind: 'evaluate', res: { status: SUCCESS, loss: r.loss, numExamples, metrics } },
+      after: () => this.emit({ type: 'evaluate-done', loss: r.loss, numExamples, metrics, ms }),
+    };
+  }
 }

@@ -404,6 +404,100 @@ function formatAddress(host: string, port: number): string {
   return host.includes(':') && !host.startsWith('[') ? `[${host}]:${port}` : `${host}:${port}`;
 }
 
+/** The running server: accepts Join streams as proxies, counts their bytes, and stops gracefully. */
+class RunningFlowerServer implements FlowerGrpcServer {
+  address = '';
+  port = 0;
+  readonly clientManager = new SimpleClientManager();
+  readonly bytes: ByteCounters = { sent: 0, received: 0 };
+  private readonly open = new Set<GrpcClientProxy>();
+  // one encoder for all proxies: a round's identical FitIns/EvaluateIns is encoded once
+  private readonly encode = createServerMessageEncoder();
+  private stopping = false;
+  private stopped: Promise<void> | undefined;
+  private forceAt = Number.POSITIVE_INFINITY;
+  private graceTimer: NodeJS.Timeout | undefined;
+  private flushTimer: NodeJS.Timeout | undefined;
+  private finish: () => void = () => {};
+
+  constructor(private readonly server: grpc.Server) {}
+
+  /** A new Join stream becomes a ClientProxy, unless the server is stopping or full. */
+  join(call: Duplex): void {
+    if (this.stopping || this.open.size >= MAX_CONCURRENT_STREAMS) {
+      const details = this.stopping
+        ? 'server is shutting down'
+        : `more than ${MAX_CONCURRENT_STREAMS} concurrent clients`;
+      call.emit('error', {
+        code: this.stopping ? grpc.status.UNAVAILABLE : grpc.status.RESOURCE_EXHAUSTED,
+        details,
+      });
+      return;
+    }
+    widenReceiveWindows(call);
+    shareFraming(call);
+    const proxy = new GrpcClientProxy(
+      call,
+      this.bytes,
+      (p) => {
+        this.open.delete(p);
+        this.clientManager.unregister(p);
+      },
+      this.encode,
+    );
+    this.open.add(proxy);
+    this.clientManager.register(proxy);
+  }
+
+  /** Binds host:port; resolves once bound. */
+  async listen(host: string, port: number): Promise<void> {
+    const bindTo = formatAddress(host, port);
+    this.port = await new Promise<number>((resolve, reject) => {
+      this.server.bindAsync(bindTo, grpc.ServerCredentials.createInsecure(), (err, boundPort) => {
+        if (err) {
+          this.server.forceShutdown();
+          reject(new Error(`Flower gRPC server cannot listen on ${bindTo}: ${err.message}`, { cause: err }));
+        } else resolve(boundPort);
+      });
+    });
+    this.address = formatAddress(host, this.port);
+  }
+
+  stop(graceMs = 1000): Promise<void> {
+    if (!this.stopped) {
+      this.stopping = true;
+      this.clientManager.shutdown();
+      this.stopped = new Promise<void>((resolve) => {
+        this.finish = () => {
+          clearTimeout(this.graceTimer);
+          clearTimeout(this.flushTimer);
+          resolve();
+        };
+        this.server.tryShutdown(() => this.finish());
+      });
+    }
+    const at = Date.now() + Math.max(0, graceMs);
+    if (at < this.forceAt && this.flushTimer === undefined) {
+      this.forceAt = at;
+      clearTimeout(this.graceTimer);
+      this.graceTimer = setTimeout(() => this.force(), Math.max(0, graceMs));
+    }
+    return this.stopped;
+  }
+
+  /** The grace is over: end the open streams, then shut down once their statuses are flushed. */
+  private force(): void {
+    this.graceTimer = undefined;
+    for (const p of [...this.open]) {
+      p.terminate({ code: grpc.status.UNAVAILABLE, details: 'Cancelling all calls' }, 'server stopped');
+    }
+    this.flushTimer ??= setTimeout(() => {
+      this.server.forceShutdown();
+      this.finish();
+    }, FORCE_FLUSH_MS);
+  }
+}
+
 /** Starts listening; resolves once the port is bound. */
 export async function startFlowerGrpcServer(opts: FlowerGrpcServerOptions): Promise<FlowerGrpcServer> {
   const maxBytes = opts.maxMessageBytes ?? FLOWER_MAX_MESSAGE_BYTES;
@@ -415,96 +509,8 @@ export async function startFlowerGrpcServer(opts: FlowerGrpcServerOptions): Prom
     'grpc.http2.max_pings_without_data': 0,
     'grpc.keepalive_permit_without_calls': 0,
   });
-  const manager = new SimpleClientManager();
-  // one encoder for all proxies: a round's identical FitIns/EvaluateIns is encoded once
-  const encode = createServerMessageEncoder();
-  const totals: ByteCounters = { sent: 0, received: 0 };
-  const open = new Set<GrpcClientProxy>();
-  let stopping = false;
-
-  server.addService(
-    { Join: joinMethod },
-    {
-      Join: (call: Duplex) => {
-        if (stopping || open.size >= MAX_CONCURRENT_STREAMS) {
-          const details = stopping
-            ? 'server is shutting down'
-            : `more than ${MAX_CONCURRENT_STREAMS} concurrent clients`;
-          call.emit('error', {
-            code: stopping ? grpc.status.UNAVAILABLE : grpc.status.RESOURCE_EXHAUSTED,
-            details,
-          });
-          return;
-        }
-        widenReceiveWindows(call);
-        shareFraming(call);
-        const proxy = new GrpcClientProxy(
-          call,
-          totals,
-          (p) => {
-            open.delete(p);
-            manager.unregister(p);
-          },
-          encode,
-        );
-        open.add(proxy);
-        manager.register(proxy);
-      },
-    },
-  );
-
-  const bindTo = formatAddress(opts.host, opts.port);
-  const port = await new Promise<number>((resolve, reject) => {
-    server.bindAsync(bindTo, grpc.ServerCredentials.createInsecure(), (err, boundPort) => {
-      if (err) {
-        server.forceShutdown();
-        reject(new Error(`Flower gRPC server cannot listen on ${bindTo}: ${err.message}`, { cause: err }));
-      } else resolve(boundPort);
-    });
-  });
-
-  let stopped: Promise<void> | undefined;
-  let forceAt = Number.POSITIVE_INFINITY;
-  let graceTimer: NodeJS.Timeout | undefined;
-  let flushTimer: NodeJS.Timeout | undefined;
-  let finish: () => void = () => {};
-
-  const force = () => {
-    graceTimer = undefined;
-    for (const p of [...open]) {
-      p.terminate({ code: grpc.status.UNAVAILABLE, details: 'Cancelling all calls' }, 'server stopped');
-    }
-    flushTimer ??= setTimeout(() => {
-      server.forceShutdown();
-      finish();
-    }, FORCE_FLUSH_MS);
-  };
-
-  return {
-    address: formatAddress(opts.host, port),
-    port,
-    clientManager: manager,
-    bytes: totals,
-    stop(graceMs = 1000): Promise<void> {
-      if (!stopped) {
-        stopping = true;
-        manager.shutdown();
-        stopped = new Promise<void>((resolve) => {
-          finish = () => {
-            clearTimeout(graceTimer);
-            clearTimeout(flushTimer);
-            resolve();
-          };
-          server.tryShutdown(() => finish());
-        });
-      }
-      const at = Date.now() + Math.max(0, graceMs);
-      if (at < forceAt && flushTimer === undefined) {
-        forceAt = at;
-        clearTimeout(graceTimer);
-        graceTimer = setTimeout(force, Math.max(0, graceMs));
-      }
-      return stopped;
-    },
-  };
+  const running = new RunningFlowerServer(server);
+  server.addService({ Join: joinMethod }, { Join: (call: Duplex) => running.join(call) });
+  await running.listen(opts.host, opts.port);
+  return running;
 }

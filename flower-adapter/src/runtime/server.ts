@@ -1,9 +1,13 @@
-// The federated-learning round loop (Flower's server/server.py Server.fit). The strategy decides
-// everything (who, what, how to combine); this loop only fans instructions out, collects results
-// *and* failures, and hands both back. Unlike Flower it never blocks without a bound: every client
+// The federated-learning round loop (Flower's server/server.py Server): FlServer runs one run —
+// wait for clients, initialize, then per round a fit round and an evaluate round — and keeps its
+// history; runFlServer is the one-call form. The strategy decides everything (who, what, how to
+// combine); the loop only fans instructions out (client-calls.ts), collects results *and*
+// failures, and hands both back. Unlike Flower it never blocks without a bound: every client
 // call has roundTimeoutMs, every wait for clients has waitForClientsTimeoutMs, and a run that
 // cannot get enough clients ends as 'failed' with a reason instead of waiting for a day.
 
+import { failureText, fanOut, guardedCall } from './client-calls.ts';
+import { NotEnoughClientsError, type Strategy, type StrategyContext } from './strategy/strategy.ts';
 import type {
   ClientManager,
   ClientProxy,
@@ -13,15 +17,8 @@ import type {
   FitRes,
   Metrics,
   Parameters,
-  Status,
 } from './types.ts';
 import { Code } from './types.ts';
-import {
-  ClientCallError,
-  NotEnoughClientsError,
-  type Strategy,
-  type StrategyContext,
-} from './strategy/strategy.ts';
 
 export interface RunFlServerOptions<S> {
   clientManager: ClientManager;
@@ -40,7 +37,8 @@ export interface RunFlServerOptions<S> {
   onEvent?: (e: ServerEvent) => void;
 }
 
-export interface RoundRecord {
+/** What the server records of one round (its entry in ServerHistory.rounds). */
+export interface ServerRoundRecord {
   round: number;
   /** Clients sampled for fit. */
   fitClients: number;
@@ -69,7 +67,7 @@ export interface ServerHistory {
   status: RunStatus;
   /** Why the run failed or was aborted. */
   reason?: string;
-  rounds: RoundRecord[];
+  rounds: ServerRoundRecord[];
   /** Centralized evaluation of the initial model (Flower's round 0). */
   initialEvaluation?: { loss: number; metrics: Metrics };
   /** The final global parameters (as far as the run got). */
@@ -91,14 +89,12 @@ export type ServerEvent =
       failures?: number;
       ms: number;
     }
-  | { type: 'round-end'; round: number; ms: number; skipped: boolean; record: RoundRecord }
+  | { type: 'round-end'; round: number; ms: number; skipped: boolean; record: ServerRoundRecord }
   | { type: 'done'; rounds: number; durationMs: number }
   | { type: 'failed'; reason: string }
   | { type: 'aborted'; reason: string };
 
 const DEFAULT_DISCONNECT_TIMEOUT_MS = 1000;
-/** Extra time past roundTimeoutMs before the server stops waiting for a proxy that ignores its deadline. */
-const GUARD_GRACE_MS = 1000;
 
 /** Ends the run as failed with this reason. */
 class RunFailure extends Error {}
@@ -161,177 +157,170 @@ function makeAbortRace(signal: AbortSignal | undefined): {
   };
 }
 
+function newRoundRecord(round: number): ServerRoundRecord {
+  return {
+    round,
+    fitClients: 0,
+    fitResults: 0,
+    fitFailures: 0,
+    fitFailureReasons: [],
+    metricsFit: {},
+    evaluateResults: 0,
+    evaluateFailures: 0,
+    metricsDistributed: {},
+    metricsCentralized: {},
+    durationMs: 0,
+    skipped: true,
+  };
+}
+
 /**
- * One client call with the proxy's own deadline plus a server-side guard, so a proxy that never
- * settles cannot stall the round. A guard hit closes the client.
+ * One run of federated learning (Flower's Server): the clients, the strategy and its run state,
+ * the current global parameters and the history. Nothing starts before run(); one run per object.
  */
-function guardedCall<T>(
-  client: ClientProxy,
-  phase: ClientCallError['phase'],
-  call: () => Promise<T>,
-  timeoutMs: number,
-) {
-  return new Promise<T>((resolve, reject) => {
-    const timer = setTimeout(() => {
-      client.close(`${phase} timed out after ${timeoutMs} ms`);
-      reject(new ClientCallError(client, phase, new Error(`no reply within ${timeoutMs} ms`)));
-    }, timeoutMs + GUARD_GRACE_MS);
-    let p: Promise<T>;
+export class FlServer<S> {
+  readonly history: ServerHistory = { status: 'completed', rounds: [], durationMs: 0 };
+  private readonly cm: ClientManager;
+  private readonly strategy: Strategy<S>;
+  private readonly roundTimeoutMs: number;
+  private readonly waitForClientsTimeoutMs: number;
+  private readonly disconnectTimeoutMs: number;
+  private abort = makeAbortRace(undefined);
+  private state!: S;
+  private parameters: Parameters | undefined;
+  private started = false;
+
+  constructor(private readonly opts: RunFlServerOptions<S>) {
+    validate(opts as RunFlServerOptions<unknown>);
+    this.cm = opts.clientManager;
+    this.strategy = opts.strategy;
+    this.roundTimeoutMs = opts.roundTimeoutMs;
+    this.waitForClientsTimeoutMs = opts.waitForClientsTimeoutMs;
+    this.disconnectTimeoutMs = opts.disconnectTimeoutMs ?? DEFAULT_DISCONNECT_TIMEOUT_MS;
+  }
+
+  /** Runs `numRounds` rounds; resolves (never rejects on client trouble) with the history. */
+  async run(): Promise<ServerHistory> {
+    if (this.started) throw new Error('FlServer.run: this server has run already; create one per run');
+    this.started = true;
+    this.abort = makeAbortRace(this.opts.signal);
+    const t0 = performance.now();
+    this.state = this.strategy.createState();
     try {
-      p = call();
+      await this.runRounds();
+      this.history.status = 'completed';
     } catch (e) {
-      p = Promise.reject(e);
+      this.recordEnd(e);
+    } finally {
+      this.abort.dispose();
     }
-    p.then(
-      (v) => {
-        clearTimeout(timer);
-        resolve(v);
-      },
-      (e: unknown) => {
-        clearTimeout(timer);
-        reject(e instanceof ClientCallError ? e : new ClientCallError(client, phase, e));
-      },
-    );
-  });
-}
+    await this.releaseClients();
+    this.history.parameters = this.parameters;
+    this.history.durationMs = performance.now() - t0;
+    if (this.history.status === 'completed')
+      this.emit({ type: 'done', rounds: this.history.rounds.length, durationMs: this.history.durationMs });
+    else this.emit({ type: this.history.status, reason: this.history.reason ?? '' });
+    return this.history;
+  }
 
-/** Sends every instruction concurrently; splits replies into OK results and failures (Flower's fit_clients). */
-async function fanOut<Ins, Res extends { status: Status }>(
-  instructions: Array<[ClientProxy, Ins]>,
-  phase: 'fit' | 'evaluate',
-  call: (client: ClientProxy, ins: Ins) => Promise<Res>,
-  timeoutMs: number,
-): Promise<{ results: Array<[ClientProxy, Res]>; failures: Array<[ClientProxy, Res] | Error> }> {
-  const settled = await Promise.allSettled(
-    instructions.map(([client, ins]) => guardedCall(client, phase, () => call(client, ins), timeoutMs)),
-  );
-  const results: Array<[ClientProxy, Res]> = [];
-  const failures: Array<[ClientProxy, Res] | Error> = [];
-  settled.forEach((s, i) => {
-    const client = instructions[i]![0];
-    if (s.status === 'rejected') failures.push(s.reason as Error);
-    else if (s.value.status.code === Code.OK) results.push([client, s.value]);
-    else failures.push([client, s.value]);
-  });
-  return { results, failures };
-}
+  /** The loop: start, initialize, round 0's centralized evaluation, then each round. */
+  private async runRounds(): Promise<void> {
+    this.abort.check();
+    await this.waitForStart();
+    await this.initialize();
+    await this.evaluateInitial();
+    for (let round = 1; round <= this.opts.numRounds; round++) {
+      const rec = newRoundRecord(round);
+      // pushed first so a round that fails half-way still shows what it did (e.g. fit but no evaluate)
+      this.history.rounds.push(rec);
+      await this.runRound(rec);
+      this.emit({ type: 'round-end', round, ms: rec.durationMs, skipped: rec.skipped, record: rec });
+    }
+  }
 
-function failureText(f: [ClientProxy, { status: Status }] | Error): string {
-  if (f instanceof Error) return f.message;
-  const [client, res] = f;
-  return `client ${client.cid} (${client.peer}) replied ${Code[res.status.code] ?? res.status.code}: ${res.status.message}`;
-}
+  /** Why the run ended early, into the history. */
+  private recordEnd(e: unknown): void {
+    if (e instanceof RunAborted) {
+      this.history.status = 'aborted';
+      this.history.reason = e.message;
+    } else {
+      this.history.status = 'failed';
+      this.history.reason = e instanceof RunFailure ? e.message : `unexpected error: ${errorText(e)}`;
+    }
+  }
 
-/** Runs `numRounds` rounds of federated learning; resolves (never rejects on client trouble) with the history. */
-export async function runFlServer<S>(opts: RunFlServerOptions<S>): Promise<ServerHistory> {
-  validate(opts as RunFlServerOptions<unknown>);
-  const { clientManager: cm, strategy, numRounds, roundTimeoutMs, waitForClientsTimeoutMs } = opts;
-  const disconnectTimeoutMs = opts.disconnectTimeoutMs ?? DEFAULT_DISCONNECT_TIMEOUT_MS;
-  const emit = (e: ServerEvent): void => {
+  /** An aborted run closes its clients at once; any other run says goodbye to them. */
+  private async releaseClients(): Promise<void> {
+    if (this.history.status === 'aborted') {
+      for (const c of this.cm.all()) if (!c.closed) c.close(`run aborted: ${this.history.reason}`);
+    } else {
+      await this.disconnectAll();
+    }
+  }
+
+  private emit(e: ServerEvent): void {
     try {
-      opts.onEvent?.(e);
+      this.opts.onEvent?.(e);
     } catch {
       // a broken listener must not break the run
     }
-  };
-  const abort = makeAbortRace(opts.signal);
-  const t0 = performance.now();
-  const history: ServerHistory = { status: 'completed', rounds: [], durationMs: 0 };
-  let state = strategy.createState();
-  let parameters: Parameters | undefined;
-  const ctx = (): StrategyContext<S> => ({ state, parameters, waitForClientsTimeoutMs });
+  }
+
+  private ctx(): StrategyContext<S> {
+    return {
+      state: this.state,
+      parameters: this.parameters,
+      waitForClientsTimeoutMs: this.waitForClientsTimeoutMs,
+    };
+  }
 
   /** Runs one step; strategy errors become a run failure naming the round and step. */
-  const step = async <T>(where: string, p: () => Promise<T>): Promise<T> => {
+  private async step<T>(where: string, p: () => Promise<T>): Promise<T> {
     try {
-      return await abort.race(p());
+      return await this.abort.race(p());
     } catch (e) {
       if (e instanceof RunAborted || e instanceof RunFailure) throw e;
       if (e instanceof NotEnoughClientsError) throw new RunFailure(e.message);
       throw new RunFailure(`${where} failed: ${errorText(e)}`);
     }
-  };
-
-  try {
-    abort.check();
-
-    if (opts.minAvailableClients !== undefined) {
-      const needed = opts.minAvailableClients;
-      const ok = await step('waiting for clients', () => cm.waitFor(needed, waitForClientsTimeoutMs));
-      if (!ok) {
-        throw new RunFailure(
-          `start of run: only ${cm.numAvailable()} client(s) connected after waiting ${waitForClientsTimeoutMs} ms, ${needed} needed (minAvailableClients)`,
-        );
-      }
-    }
-
-    parameters = await step('initialization (strategy.initializeParameters)', () =>
-      strategy.initializeParameters(cm, ctx()),
-    );
-    if (parameters === undefined) parameters = await abort.race(parametersFromClient());
-    history.parameters = parameters;
-
-    const t00 = performance.now();
-    const central0 = await step('round 0 (centralized evaluation)', () =>
-      strategy.evaluate(0, parameters!, ctx()),
-    );
-    if (central0 !== undefined) {
-      history.initialEvaluation = central0;
-      emit({ type: 'evaluate-done', round: 0, ...central0, central: true, ms: performance.now() - t00 });
-    }
-
-    for (let round = 1; round <= numRounds; round++) {
-      const rec = newRecord(round);
-      // pushed first so a round that fails half-way still shows what it did (e.g. fit but no evaluate)
-      history.rounds.push(rec);
-      await runRound(rec);
-      emit({ type: 'round-end', round, ms: rec.durationMs, skipped: rec.skipped, record: rec });
-    }
-    history.status = 'completed';
-  } catch (e) {
-    if (e instanceof RunAborted) {
-      history.status = 'aborted';
-      history.reason = e.message;
-    } else {
-      history.status = 'failed';
-      history.reason = e instanceof RunFailure ? e.message : `unexpected error: ${errorText(e)}`;
-    }
-  } finally {
-    abort.dispose();
   }
 
-  if (history.status === 'aborted') {
-    for (const c of cm.all()) if (!c.closed) c.close(`run aborted: ${history.reason}`);
-  } else {
-    await disconnectAll();
+  /** With minAvailableClients set, the run starts only once that many clients are connected. */
+  private async waitForStart(): Promise<void> {
+    if (this.opts.minAvailableClients === undefined) return;
+    const needed = this.opts.minAvailableClients;
+    const wait = this.waitForClientsTimeoutMs;
+    const ok = await this.step('waiting for clients', () => this.cm.waitFor(needed, wait));
+    if (!ok) {
+      throw new RunFailure(
+        `start of run: only ${this.cm.numAvailable()} client(s) connected after waiting ${wait} ms, ${needed} needed (minAvailableClients)`,
+      );
+    }
   }
-  history.parameters = parameters;
-  history.durationMs = performance.now() - t0;
-  if (history.status === 'completed')
-    emit({ type: 'done', rounds: history.rounds.length, durationMs: history.durationMs });
-  else emit({ type: history.status, reason: history.reason ?? '' });
-  return history;
 
-  async function parametersFromClient(): Promise<Parameters> {
-    const ok = await step('initialization (waiting for a client)', () =>
-      cm.waitFor(1, waitForClientsTimeoutMs),
+  /** The initial global model: the strategy's, else one client's. */
+  private async initialize(): Promise<void> {
+    this.parameters = await this.step('initialization (strategy.initializeParameters)', () =>
+      this.strategy.initializeParameters(this.cm, this.ctx()),
     );
+    if (this.parameters === undefined) this.parameters = await this.abort.race(this.parametersFromClient());
+    this.history.parameters = this.parameters;
+  }
+
+  private async parametersFromClient(): Promise<Parameters> {
+    const { cm, waitForClientsTimeoutMs: wait, roundTimeoutMs: timeout } = this;
+    const ok = await this.step('initialization (waiting for a client)', () => cm.waitFor(1, wait));
     const pool = cm.all().filter((c) => !c.closed);
     if (!ok || pool.length === 0) {
       throw new RunFailure(
-        `initialization: no client connected within ${waitForClientsTimeoutMs} ms to provide initial parameters (connected ${cm.numAvailable()}, needed 1)`,
+        `initialization: no client connected within ${wait} ms to provide initial parameters (connected ${cm.numAvailable()}, needed 1)`,
       );
     }
     const client = pool[Math.floor(Math.random() * pool.length)]!;
     let res: Awaited<ReturnType<ClientProxy['getParameters']>>;
     try {
-      res = await abort.race(
-        guardedCall(
-          client,
-          'getParameters',
-          () => client.getParameters({ config: {} }, roundTimeoutMs),
-          roundTimeoutMs,
-        ),
+      res = await this.abort.race(
+        guardedCall(client, 'getParameters', () => client.getParameters({ config: {} }, timeout), timeout),
       );
     } catch (e) {
       if (e instanceof RunAborted) throw e;
@@ -347,29 +336,25 @@ export async function runFlServer<S>(opts: RunFlServerOptions<S>): Promise<Serve
     return res.parameters;
   }
 
-  function newRecord(round: number): RoundRecord {
-    return {
-      round,
-      fitClients: 0,
-      fitResults: 0,
-      fitFailures: 0,
-      fitFailureReasons: [],
-      metricsFit: {},
-      evaluateResults: 0,
-      evaluateFailures: 0,
-      metricsDistributed: {},
-      metricsCentralized: {},
-      durationMs: 0,
-      skipped: true,
-    };
+  /** Flower's round 0: centralized evaluation of the initial model. */
+  private async evaluateInitial(): Promise<void> {
+    const t0 = performance.now();
+    const central0 = await this.step('round 0 (centralized evaluation)', () =>
+      this.strategy.evaluate(0, this.parameters!, this.ctx()),
+    );
+    if (central0 !== undefined) {
+      this.history.initialEvaluation = central0;
+      this.emit({ type: 'evaluate-done', round: 0, ...central0, central: true, ms: performance.now() - t0 });
+    }
   }
 
-  async function runRound(rec: RoundRecord): Promise<void> {
-    const round = rec.round;
+  private async runRound(rec: ServerRoundRecord): Promise<void> {
     const tr = performance.now();
-    emit({ type: 'round-start', round });
+    this.emit({ type: 'round-start', round: rec.round });
     try {
-      await fitAndEvaluate(rec);
+      await this.fitRound(rec);
+      await this.evaluateCentralized(rec);
+      await this.evaluateRound(rec);
     } catch (e) {
       rec.error = errorText(e);
       throw e;
@@ -378,105 +363,113 @@ export async function runFlServer<S>(opts: RunFlServerOptions<S>): Promise<Serve
     }
   }
 
-  async function fitAndEvaluate(rec: RoundRecord): Promise<void> {
+  /** Flower's fit_round: configure, fan out, aggregate into the new global model. */
+  private async fitRound(rec: ServerRoundRecord): Promise<void> {
     const round = rec.round;
-
-    const fitIns = await step(`round ${round} (configureFit)`, () =>
-      strategy.configureFit(round, parameters!, cm, ctx()),
+    const fitIns = await this.step(`round ${round} (configureFit)`, () =>
+      this.strategy.configureFit(round, this.parameters!, this.cm, this.ctx()),
     );
-    checkNotEmpty(round, 'fit', fitIns.length);
-    if (fitIns.length > 0) {
-      const tf = performance.now();
-      rec.fitClients = fitIns.length;
-      const { results, failures } = await abort.race(
-        fanOut<FitIns, FitRes>(fitIns, 'fit', (c, ins) => c.fit(ins, roundTimeoutMs), roundTimeoutMs),
-      );
-      rec.fitResults = results.length;
-      rec.fitFailures = failures.length;
-      rec.fitFailureReasons = failures.map(failureText);
-      emit({
-        type: 'fit-done',
-        round,
-        clients: fitIns.length,
-        results: results.length,
-        failures: failures.length,
-        ms: performance.now() - tf,
-      });
-      const agg = await step(`round ${round} (aggregateFit)`, () =>
-        strategy.aggregateFit(round, results, failures, ctx()),
-      );
-      if ('state' in agg) state = agg.state as S;
-      rec.metricsFit = agg.metrics;
-      if (agg.parameters !== undefined) {
-        parameters = agg.parameters;
-        rec.skipped = false;
-      }
-    }
-
-    const tc = performance.now();
-    const central = await step(`round ${round} (centralized evaluation)`, () =>
-      strategy.evaluate(round, parameters!, ctx()),
+    this.checkNotEmpty(round, 'fit', fitIns.length);
+    if (fitIns.length === 0) return;
+    const t0 = performance.now();
+    rec.fitClients = fitIns.length;
+    const timeout = this.roundTimeoutMs;
+    const { results, failures } = await this.abort.race(
+      fanOut<FitIns, FitRes>(fitIns, 'fit', (c, ins) => c.fit(ins, timeout), timeout),
     );
-    if (central !== undefined) {
-      rec.lossCentralized = central.loss;
-      rec.metricsCentralized = central.metrics;
-      emit({ type: 'evaluate-done', round, ...central, central: true, ms: performance.now() - tc });
-    }
-
-    const evalIns = await step(`round ${round} (configureEvaluate)`, () =>
-      strategy.configureEvaluate(round, parameters!, cm, ctx()),
+    rec.fitResults = results.length;
+    rec.fitFailures = failures.length;
+    rec.fitFailureReasons = failures.map(failureText);
+    this.emit({
+      type: 'fit-done',
+      round,
+      clients: fitIns.length,
+      results: results.length,
+      failures: failures.length,
+      ms: performance.now() - t0,
+    });
+    const agg = await this.step(`round ${round} (aggregateFit)`, () =>
+      this.strategy.aggregateFit(round, results, failures, this.ctx()),
     );
-    if (evalIns.length > 0) {
-      const te = performance.now();
-      const { results, failures } = await abort.race(
-        fanOut<EvaluateIns, EvaluateRes>(
-          evalIns,
-          'evaluate',
-          (c, ins) => c.evaluate(ins, roundTimeoutMs),
-          roundTimeoutMs,
-        ),
-      );
-      rec.evaluateResults = results.length;
-      rec.evaluateFailures = failures.length;
-      const agg = await step(`round ${round} (aggregateEvaluate)`, () =>
-        strategy.aggregateEvaluate(round, results, failures, ctx()),
-      );
-      rec.lossDistributed = agg.loss;
-      rec.metricsDistributed = agg.metrics;
-      emit({
-        type: 'evaluate-done',
-        round,
-        loss: agg.loss,
-        metrics: agg.metrics,
-        central: false,
-        results: results.length,
-        failures: failures.length,
-        ms: performance.now() - te,
-      });
+    if ('state' in agg) this.state = agg.state as S;
+    rec.metricsFit = agg.metrics;
+    if (agg.parameters !== undefined) {
+      this.parameters = agg.parameters;
+      rec.skipped = false;
     }
   }
 
+  /** The strategy's server-side evaluation of the round's global model. */
+  private async evaluateCentralized(rec: ServerRoundRecord): Promise<void> {
+    const round = rec.round;
+    const t0 = performance.now();
+    const central = await this.step(`round ${round} (centralized evaluation)`, () =>
+      this.strategy.evaluate(round, this.parameters!, this.ctx()),
+    );
+    if (central === undefined) return;
+    rec.lossCentralized = central.loss;
+    rec.metricsCentralized = central.metrics;
+    this.emit({ type: 'evaluate-done', round, ...central, central: true, ms: performance.now() - t0 });
+  }
+
+  /** Flower's evaluate_round: the clients evaluate the global model; [] from the strategy skips it. */
+  private async evaluateRound(rec: ServerRoundRecord): Promise<void> {
+    const round = rec.round;
+    const evalIns = await this.step(`round ${round} (configureEvaluate)`, () =>
+      this.strategy.configureEvaluate(round, this.parameters!, this.cm, this.ctx()),
+    );
+    if (evalIns.length === 0) return;
+    const t0 = performance.now();
+    const timeout = this.roundTimeoutMs;
+    const { results, failures } = await this.abort.race(
+      fanOut<EvaluateIns, EvaluateRes>(evalIns, 'evaluate', (c, ins) => c.evaluate(ins, timeout), timeout),
+    );
+    rec.evaluateResults = results.length;
+    rec.evaluateFailures = failures.length;
+    const agg = await this.step(`round ${round} (aggregateEvaluate)`, () =>
+      this.strategy.aggregateEvaluate(round, results, failures, this.ctx()),
+    );
+    rec.lossDistributed = agg.loss;
+    rec.metricsDistributed = agg.metrics;
+    this.emit({
+      type: 'evaluate-done',
+      round,
+      loss: agg.loss,
+      metrics: agg.metrics,
+      central: false,
+      results: results.length,
+      failures: failures.length,
+      ms: performance.now() - t0,
+    });
+  }
+
   /** A strategy that returns [] without throwing: fail if clients are short, else the step is just empty. */
-  function checkNotEmpty(round: number, phase: 'fit', count: number): void {
-    const needed = opts.minAvailableClients ?? 1;
-    if (count === 0 && cm.numAvailable() < needed) {
+  private checkNotEmpty(round: number, phase: 'fit', count: number): void {
+    const needed = this.opts.minAvailableClients ?? 1;
+    if (count === 0 && this.cm.numAvailable() < needed) {
       throw new RunFailure(
-        `round ${round} (${phase}): no clients sampled; ${cm.numAvailable()} connected, ${needed} needed (minAvailableClients)`,
+        `round ${round} (${phase}): no clients sampled; ${this.cm.numAvailable()} connected, ${needed} needed (minAvailableClients)`,
       );
     }
   }
 
   /** Flower's end of session: ReconnectIns (seconds unset) to everyone; DisconnectRes or a closed stream both count as done. */
-  async function disconnectAll(): Promise<void> {
-    const clients = cm.all().filter((c) => !c.closed);
+  private async disconnectAll(): Promise<void> {
+    const timeout = this.disconnectTimeoutMs;
+    const clients = this.cm.all().filter((c) => !c.closed);
     await Promise.allSettled(
       clients.map(async (c) => {
         try {
-          await guardedCall(c, 'reconnect', () => c.reconnect({}, disconnectTimeoutMs), disconnectTimeoutMs);
+          await guardedCall(c, 'reconnect', () => c.reconnect({}, timeout), timeout);
         } catch {
           if (!c.closed) c.close('no DisconnectRes at end of run');
         }
       }),
     );
   }
+}
+
+/** Runs `numRounds` rounds of federated learning; resolves (never rejects on client trouble) with the history. */
+export async function runFlServer<S>(opts: RunFlServerOptions<S>): Promise<ServerHistory> {
+  return new FlServer(opts).run();
 }

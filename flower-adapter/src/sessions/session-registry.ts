@@ -7,7 +7,8 @@
 
 import type { ClientParams, ServerParams } from '../rest/session-params.ts';
 import { ValidationError } from '../rest/fields.ts';
-import type { FlRuntime, NodeContext, Session } from './session.ts';
+import type { FlTarget } from '../tcp-info.ts';
+import { ENDED_STATES, type FlRuntime, type NodeContext, type Session } from './session.ts';
 
 export class HttpError extends Error {
   constructor(
@@ -35,6 +36,18 @@ export class SessionRegistry {
 
   list(): Session[] {
     return [...this.sessions.values()];
+  }
+
+  /** The client sessions that have not ended, with the FL server each joins (their TCP flows are exported). */
+  flTargets(): FlTarget[] {
+    const out: FlTarget[] = [];
+    for (const s of this.sessions.values()) {
+      if (s.role !== 'client') continue;
+      const st = s.status();
+      if (st.server !== undefined && !ENDED_STATES.includes(st.state))
+        out.push({ session: s.id, server: st.server });
+    }
+    return out;
   }
 
   get(id: string): Session | undefined {

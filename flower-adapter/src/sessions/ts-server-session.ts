@@ -1,13 +1,14 @@
 // An FL server session of the TypeScript runtime: a Flower-compatible gRPC server on the node's
-// FL port, a strategy built from the request, and the round loop, run in the background. When
-// the server knows `model` (and `source`), it starts from the model's own initial weights and
-// evaluates every global model on the held-out test split.
+// FL port, a strategy built by name from the request (runtime/strategy/registry.ts), and the
+// round loop, run in the background. When the server knows `model` (and `source`), it starts
+// from the model's own initial weights and evaluates every global model on the held-out test split.
 
 import type { ServerParams } from '../rest/session-params.ts';
 import { startFlowerGrpcServer, type FlowerGrpcServer } from '../runtime/grpc-server.ts';
 import { arraysToParameters } from '../runtime/npy.ts';
 import { runFlServer, type ServerEvent } from '../runtime/server.ts';
-import { FedAvg } from '../runtime/strategy/fedavg.ts';
+import { createStrategy } from '../runtime/strategy/registry.ts';
+import type { AnyStrategy } from '../runtime/strategy/strategy.ts';
 import type { NDArray, Parameters } from '../runtime/types.ts';
 import { loadPartition, datasetInfo } from '../ml/datasets/registry.ts';
 import { createModel, getWeights } from '../ml/models.ts';
@@ -45,7 +46,7 @@ export class TsServerSession extends BaseSession<ServerParams> implements Sessio
         central = createCentralEvaluator(p.model, test);
       }
     }
-    const strategy = new FedAvg({
+    const strategy = createStrategy(p.algo, {
       fractionFit: p.fracfit,
       fractionEvaluate: p.fraceval,
       minFitClients: p.minfit,
@@ -67,6 +68,7 @@ export class TsServerSession extends BaseSession<ServerParams> implements Sessio
               const r = await central(arrays);
               return { loss: r.loss, metrics: { accuracy: r.accuracy } };
             },
+      own: {},
     });
     this.grpc = await startFlowerGrpcServer({ host: this.ctx.host, port: this.ctx.flPort });
     this.book.set('waiting');
@@ -78,7 +80,7 @@ export class TsServerSession extends BaseSession<ServerParams> implements Sessio
     return `${this.ctx.advertiseHost}:${this.grpc?.port ?? this.ctx.flPort}`;
   }
 
-  private async run(strategy: FedAvg): Promise<void> {
+  private async run(strategy: AnyStrategy): Promise<void> {
     const p = this.params;
     const m = this.ctx.metrics;
     try {

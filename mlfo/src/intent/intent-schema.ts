@@ -20,15 +20,14 @@ import {
   parseDocument,
   visit,
 } from 'yaml';
+import { STRATEGY_NAMES, STRATEGY_SEED_SPELLING, type StrategyName } from '../../../common/strategies.ts';
 
-// The name lists mirror the flower-adapter's (STRATEGY_NAMES in flower-adapter/src/rest/session-params.ts,
-// MODEL_NAMES in src/ml/models.ts, DATASET_NAMES in src/ml/datasets/registry.ts). They are copied,
-// not imported: the MLFO reaches the adapter over HTTP only, and importing those modules would load
-// tfjs into the MLFO for a list of names. mlfo/test/intent.test.ts compares the copies with the originals.
-export const STRATEGY_NAMES = ['fedavg'] as const;
-export type StrategyName = (typeof STRATEGY_NAMES)[number];
-/** How the seed system spelled each strategy on the wire (form fields, MoMo constraints). */
-export const STRATEGY_SEED_SPELLING: Record<StrategyName, string> = { fedavg: 'FedAvg' };
+// The strategy names are the shared contract (common/strategies.ts), which the adapter's strategy
+// table must cover. The other name lists mirror the flower-adapter's (MODEL_NAMES in
+// src/ml/models.ts, DATASET_NAMES in src/ml/datasets/registry.ts). They are copied, not imported:
+// the MLFO reaches the adapter over HTTP only, and importing those modules would load tfjs into the
+// MLFO for a list of names. mlfo/test/intent.test.ts compares the copies with the originals.
+export { STRATEGY_NAMES, STRATEGY_SEED_SPELLING, type StrategyName };
 
 export const SOURCE_NAMES = ['handmnist', 'fashionmnist', 'cifar'] as const;
 export type SourceName = (typeof SOURCE_NAMES)[number];

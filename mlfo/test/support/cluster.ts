@@ -8,7 +8,11 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Redis } from 'ioredis';
-import { type StartedAdapter, spawnAdapter, waitForHttp } from '../../../flower-adapter/src/spawn-adapter.ts';
+import {
+  type StartedAdapter,
+  spawnAdapter,
+  waitForHttp,
+} from '../../../flower-adapter/test/support/spawn-adapter.ts';
 import { type StartedRedis, startRedis } from './redis.ts';
 
 export const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');

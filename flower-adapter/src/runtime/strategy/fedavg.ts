@@ -26,6 +26,7 @@ import {
   NotEnoughClientsError,
   type Strategy,
   type StrategyContext,
+  type StrategySettings,
 } from './strategy.ts';
 
 /** Combines the metrics of several clients; each entry carries the client's num_examples. */
@@ -56,6 +57,22 @@ export interface FedAvgOptions {
   fitMetricsAggregation?: MetricsAggregationFn;
   /** Default: example-weighted mean of numeric metrics. */
   evaluateMetricsAggregation?: MetricsAggregationFn;
+}
+
+/** FedAvg's options from a session's settings; the strategies built on FedAvg start from these too. */
+export function fedAvgOptions(s: StrategySettings): FedAvgOptions {
+  return {
+    fractionFit: s.fractionFit,
+    fractionEvaluate: s.fractionEvaluate,
+    minFitClients: s.minFitClients,
+    minEvaluateClients: s.minEvaluateClients,
+    minAvailableClients: s.minAvailableClients,
+    acceptFailures: s.acceptFailures,
+    initialParameters: s.initialParameters,
+    onFitConfig: s.onFitConfig,
+    onEvaluateConfig: s.onEvaluateConfig,
+    evaluateFn: s.evaluateFn,
+  };
 }
 
 /** Used only when a caller passes no context (the server always passes one). */

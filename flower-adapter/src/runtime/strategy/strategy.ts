@@ -14,6 +14,7 @@
 import type {
   ClientManager,
   ClientProxy,
+  Config,
   EvaluateIns,
   EvaluateRes,
   FitIns,
@@ -133,3 +134,33 @@ export class ClientCallError extends Error {
     );
   }
 }
+
+/**
+ * What a server session hands a strategy factory (registry.ts): the settings every strategy
+ * shares, in Flower's names, plus `own` — the strategy's own settings (e.g. FedProx's proximal
+ * mu), already validated, for its factory to read; empty for FedAvg.
+ */
+export interface StrategySettings {
+  fractionFit: number;
+  fractionEvaluate: number;
+  minFitClients: number;
+  minEvaluateClients: number;
+  minAvailableClients: number;
+  acceptFailures: boolean;
+  /** Global model to start from; without it the server asks one client. */
+  initialParameters?: Parameters;
+  /** Centralized evaluation of the global model, when the server has a test split. */
+  evaluateFn?: EvaluateFn;
+  /** Config sent with FitIns in each round (epochs, batch size, learning rate). */
+  onFitConfig: (round: number) => Config;
+  /** Config sent with EvaluateIns in each round. */
+  onEvaluateConfig: (round: number) => Config;
+  readonly own: Readonly<Record<string, number | string | boolean>>;
+}
+
+/** Builds one strategy from a session's settings; throws (RangeError, TypeError) on bad ones. */
+export type StrategyFactory = (settings: StrategySettings) => AnyStrategy;
+
+/** A strategy of whatever run-state type: the server is generic over it, the caller need not know it. */
+// biome-ignore lint/suspicious/noExplicitAny: Strategy<S> is invariant in S; unknown would reject every concrete S
+export type AnyStrategy = Strategy<any>;
