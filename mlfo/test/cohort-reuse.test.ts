@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import type { StartedAdapter } from '../../flower-adapter/src/spawn-adapter.ts';
+import type { StartedAdapter } from '../../flower-adapter/test/support/spawn-adapter.ts';
 import {
   adapterSessions,
   getIntent,
