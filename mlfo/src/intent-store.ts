@@ -280,8 +280,20 @@ export class IntentStore {
     const mine: string[] = [];
     for (const n of nodes) {
       if (mine.length === count) break;
-      const ok = await this.redis.set(this.leaseKey(n), id, 'NX');
-      if (ok === 'OK' || (await this.redis.get(this.leaseKey(n))) === id) mine.push(n);
+      const key = this.leaseKey(n);
+      if ((await this.redis.set(key, id, 'NX')) === 'OK') {
+        mine.push(n);
+        continue;
+      }
+      const holder = await this.redis.get(key);
+      // a lease left by an intent that ended without releasing it (a crash in between) is free
+      if (
+        holder === id ||
+        (holder !== null &&
+          !(await this.isLive(holder)) &&
+          (await this.redis.eval(CAS, 1, key, holder, id)) === 1)
+      )
+        mine.push(n);
     }
     if (mine.length === count) return mine;
     await this.releaseClients(id, mine);
