@@ -4,7 +4,7 @@
 // Ctrl-C and tears everything down. A Ctrl-C or failure during `up` removes everything made so far.
 
 import { join } from 'node:path';
-import { defaultBackend, parseBackend, runsDirectory, startEmulation } from '../backend.ts';
+import { backendUsage, defaultBackend, parseBackend, runsDirectory, startEmulation } from '../backend.ts';
 import type { EmulatedNetwork } from '../network.ts';
 import { redisUrlProblem } from '../nodes/programs.ts';
 import { defaultRunId } from '../run-id.ts';
@@ -16,7 +16,7 @@ import { numberOption, parse } from './run-target.ts';
 export const command: Command = {
   summary: 'bring a topology up with its node programs (MLFOs, adapters, traffic, Prometheus)',
   usage: `mlfo-topo up SPEC.yaml [options]
-  --backend netns|local   default: netns on Linux as root, local otherwise
+${backendUsage()}
   --run-id ID             tags every resource (default <topology>-<time>)
   --links-without-delay   netns without sch_netem: run links that ask for delay/jitter/loss without them
   --no-programs           the network only, no node programs

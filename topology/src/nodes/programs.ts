@@ -10,7 +10,7 @@ import { createHash } from 'node:crypto';
 import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { PORTS } from '../monitoring/prometheus-config.ts';
-import type { BackendName } from '../network.ts';
+import type { BackendName } from '../backend.ts';
 import type { HostRole, HostSpec, TopologySpec } from '../spec/topology-spec.ts';
 import type { Probe } from './readiness.ts';
 
