@@ -54,84 +54,7 @@ export async function run(): Promise<Record<string, unknown>> {
   const server = bench.adapters.get('fed.1')!;
   const results: Record<string, unknown>[] = [];
   try {
-    for (const size of SIZES) {
-      const started: number[] = [];
-      const serverReady: number[] = [];
-      const connected: number[] = [];
-      for (let k = 0; k <= runs; k++) {
-        const yaml = template.replace(/intentID: \S+/, `intentID: bench-orch-${size}-${k}`);
-        const sent = Date.now();
-        const r = await postIntent(bench.mlfo.url, yaml, {
-          ipstart: '10',
-          cohortsize: String(size),
-          minfit: '1',
-          minav: String(size + 1),
-          numround: '1',
-        });
-        if (r.status !== 202) throw new Error(`POST /receive: HTTP ${r.status}: ${JSON.stringify(r.body)}`);
-        const id = String(r.body['intentId']);
-        let rec: { state: string; stageSeconds: Record<string, number>; error?: string } | undefined;
-        for (;;) {
-          rec = (await (await fetch(`${bench.mlfo.url}/intents/${id}`)).json()) as typeof rec;
-          if (rec!.stageSeconds['clients-started'] !== undefined) break;
-          if (ENDED.includes(rec!.state)) throw new Error(`intent ${id} ended ${rec!.state}: ${rec!.error}`);
-          if (Date.now() - sent > 60_000) throw new Error(`intent ${id}: clients not started within 60 s`);
-          await sleep(20);
-        }
-        let joinedMs: number | undefined;
-        while (Date.now() - sent < 60_000) {
-          const s = (await adapterSessions(server)) as Array<{ session: string; clientsConnected?: number }>;
-          const mine = s.find((x) => x.session === `srv-${id}-fed` || x.session.includes(id));
-          if ((mine?.clientsConnected ?? 0) >= size) {
-            joinedMs = Date.now() - sent;
-            break;
-          }
-          await sleep(50);
-        }
-        const ms = rec!.stageSeconds['clients-started']! * 1000;
-        const srvMs = (rec!.stageSeconds['server-ready'] ?? Number.NaN) * 1000;
-        console.log(
-          `${size} clients, intent ${k === 0 ? 'warm-up' : k}: accepted → clients started ${ms.toFixed(0)} ms ` +
-            `(server ready ${srvMs.toFixed(0)} ms), all connected ${joinedMs ?? 'not within 60 s'} ms after the POST`,
-        );
-        if (k > 0) {
-          started.push(ms);
-          serverReady.push(srvMs);
-          if (joinedMs !== undefined) connected.push(joinedMs);
-        }
-        await fetch(`${bench.mlfo.url}/intents/${id}`, { method: 'DELETE' });
-        // wait until nothing of this intent runs, so intents do not overlap
-        const deadline = Date.now() + 30_000;
-        while (Date.now() < deadline) {
-          const live = (await Promise.all([...bench.adapters.values()].map(adapterSessions)))
-            .flat()
-            .filter((s) => s.session.includes(id) && !ENDED.includes(s.state));
-          if (live.length === 0) break;
-          await sleep(100);
-        }
-        await sleep(500);
-      }
-      const row = {
-        clients: size,
-        intents: started.length,
-        acceptedToClientsStartedMs: {
-          p50: +percentile(started, 50).toFixed(1),
-          p95: +percentile(started, 95).toFixed(1),
-          max: +Math.max(...started).toFixed(1),
-        },
-        acceptedToServerReadyMs: { p50: +percentile(serverReady, 50).toFixed(1) },
-        postToAllConnectedMs:
-          connected.length > 0
-            ? { p50: percentile(connected, 50), p95: percentile(connected, 95), of: connected.length }
-            : null,
-      };
-      results.push(row);
-      console.log(
-        `orchestration, ${size} clients: accepted → all clients started p50 ${row.acceptedToClientsStartedMs.p50} ms, ` +
-          `p95 ${row.acceptedToClientsStartedMs.p95} ms over ${started.length} intents` +
-          (size === 50 ? ` (target p50 < ${TARGET_P50_MS_50} ms)` : ''),
-      );
-    }
+    for (const size of SIZES) results.push(await measureSize(bench, template, server, size, runs));
   } finally {
     await bench.stop();
   }
@@ -151,6 +74,107 @@ export async function run(): Promise<Record<string, unknown>> {
   mkdirSync(dir, { recursive: true });
   writeFileSync(new URL('orchestration.json', dir), `${JSON.stringify(out, null, 2)}\n`);
   return out;
+}
+
+type Bench = Awaited<ReturnType<typeof startBenchMlfo>>;
+type Adapter = Parameters<typeof adapterSessions>[0];
+
+/** `runs` intents (after a warm-up) for cohorts of `size`; their timing percentiles. */
+async function measureSize(
+  bench: Bench,
+  template: string,
+  server: Adapter,
+  size: number,
+  runs: number,
+): Promise<Record<string, unknown>> {
+  const started: number[] = [];
+  const serverReady: number[] = [];
+  const connected: number[] = [];
+  for (let k = 0; k <= runs; k++) {
+    const { ms, srvMs, joinedMs } = await oneIntent(bench, template, server, size, k);
+    if (k > 0) {
+      started.push(ms);
+      serverReady.push(srvMs);
+      if (joinedMs !== undefined) connected.push(joinedMs);
+    }
+  }
+  const row = {
+    clients: size,
+    intents: started.length,
+    acceptedToClientsStartedMs: {
+      p50: +percentile(started, 50).toFixed(1),
+      p95: +percentile(started, 95).toFixed(1),
+      max: +Math.max(...started).toFixed(1),
+    },
+    acceptedToServerReadyMs: { p50: +percentile(serverReady, 50).toFixed(1) },
+    postToAllConnectedMs:
+      connected.length > 0
+        ? { p50: percentile(connected, 50), p95: percentile(connected, 95), of: connected.length }
+        : null,
+  };
+  console.log(
+    `orchestration, ${size} clients: accepted → all clients started p50 ${row.acceptedToClientsStartedMs.p50} ms, ` +
+      `p95 ${row.acceptedToClientsStartedMs.p95} ms over ${started.length} intents` +
+      (size === 50 ? ` (target p50 < ${TARGET_P50_MS_50} ms)` : ''),
+  );
+  return row;
+}
+
+/** Intent k of a size: posted, timed until its clients started and connected, then deleted and drained. */
+async function oneIntent(
+  bench: Bench,
+  template: string,
+  server: Adapter,
+  size: number,
+  k: number,
+): Promise<{ ms: number; srvMs: number; joinedMs: number | undefined }> {
+  const yaml = template.replace(/intentID: \S+/, `intentID: bench-orch-${size}-${k}`);
+  const sent = Date.now();
+  const r = await postIntent(bench.mlfo.url, yaml, {
+    ipstart: '10',
+    cohortsize: String(size),
+    minfit: '1',
+    minav: String(size + 1),
+    numround: '1',
+  });
+  if (r.status !== 202) throw new Error(`POST /receive: HTTP ${r.status}: ${JSON.stringify(r.body)}`);
+  const id = String(r.body['intentId']);
+  let rec: { state: string; stageSeconds: Record<string, number>; error?: string } | undefined;
+  for (;;) {
+    rec = (await (await fetch(`${bench.mlfo.url}/intents/${id}`)).json()) as typeof rec;
+    if (rec!.stageSeconds['clients-started'] !== undefined) break;
+    if (ENDED.includes(rec!.state)) throw new Error(`intent ${id} ended ${rec!.state}: ${rec!.error}`);
+    if (Date.now() - sent > 60_000) throw new Error(`intent ${id}: clients not started within 60 s`);
+    await sleep(20);
+  }
+  let joinedMs: number | undefined;
+  while (Date.now() - sent < 60_000) {
+    const s = (await adapterSessions(server)) as Array<{ session: string; clientsConnected?: number }>;
+    const mine = s.find((x) => x.session === `srv-${id}-fed` || x.session.includes(id));
+    if ((mine?.clientsConnected ?? 0) >= size) {
+      joinedMs = Date.now() - sent;
+      break;
+    }
+    await sleep(50);
+  }
+  const ms = rec!.stageSeconds['clients-started']! * 1000;
+  const srvMs = (rec!.stageSeconds['server-ready'] ?? Number.NaN) * 1000;
+  console.log(
+    `${size} clients, intent ${k === 0 ? 'warm-up' : k}: accepted → clients started ${ms.toFixed(0)} ms ` +
+      `(server ready ${srvMs.toFixed(0)} ms), all connected ${joinedMs ?? 'not within 60 s'} ms after the POST`,
+  );
+  await fetch(`${bench.mlfo.url}/intents/${id}`, { method: 'DELETE' });
+  // wait until nothing of this intent runs, so intents do not overlap
+  const deadline = Date.now() + 30_000;
+  while (Date.now() < deadline) {
+    const live = (await Promise.all([...bench.adapters.values()].map(adapterSessions)))
+      .flat()
+      .filter((s) => s.session.includes(id) && !ENDED.includes(s.state));
+    if (live.length === 0) break;
+    await sleep(100);
+  }
+  await sleep(500);
+  return { ms, srvMs, joinedMs };
 }
 
 if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) {

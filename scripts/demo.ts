@@ -4,7 +4,7 @@
 // progress per cohort; a summary table, runs/<id>/report.json and runs/<id>/accuracy.svg; then
 // everything is torn down (unless --keep). `--seed-experiment` runs the seed's own experiment.
 //
-//   npm run demo -- [--cohorts 3] [--clients 12] [--rounds 5] [--backend netns|local] [--keep]
+//   npm run demo -- [--cohorts 3] [--clients 12] [--rounds 5] [--backend B] [--keep]
 //   npm run demo -- --seed-experiment
 
 import { mkdirSync, writeFileSync } from 'node:fs';
@@ -12,7 +12,13 @@ import { totalmem } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { defaultBackend, parseBackend, runsDirectory } from '../topology/src/backend.ts';
+import {
+  BACKEND_NAMES,
+  defaultBackend,
+  defaultBackendText,
+  parseBackend,
+  runsDirectory,
+} from '../topology/src/backend.ts';
 import { runExperiment, summaryTable } from '../topology/src/experiment/run-experiment.ts';
 import { seedTopology } from '../topology/src/generators/seed.ts';
 import { defaultRunId } from '../topology/src/run-id.ts';
@@ -25,7 +31,7 @@ const USAGE = `usage: npm run demo -- [options]
                        memory is short)
   --rounds N           FL rounds per cohort (default 5)
   --fracfit X          fraction of a cohort's clients trained per round (default 1)
-  --backend B          netns (default as root on Linux) or local
+  --backend B          ${BACKEND_NAMES.join(' or ')} (default: ${defaultBackendText()})
   --catalog FILE       operand catalog (default intents/catalog.digits.yaml: only the digits exist here)
   --keep               leave the run up at the end (mlfo-topo status / down)
   --seed-experiment    the seed's experiment: 5 campuses × 10 clients, cohorts [30,10,10], the three

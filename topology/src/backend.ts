@@ -1,64 +1,99 @@
-// Picks and drives an emulation backend: `startEmulation` (spec → running network on netns or
-// local), `attachEmulation` (a run started by another process, from its run directory),
-// `cleanEmulation` (leftovers of a crashed run), and the run directory bookkeeping the CLI and the
-// demo share (`runs/<run-id>/state.json`; which runs are up). The backends are loaded lazily, so
-// the local backend never loads netns code and vice versa.
+// Picks and drives an emulation backend: BACKENDS is the table name → backend (as SUBCOMMANDS in
+// cli.ts is for commands); `startEmulation` (spec → running network), `attachEmulation` (a run
+// started by another process, from its run directory), `cleanEmulation` (leftovers of a crashed
+// run), and the run directory bookkeeping the CLI and the demo share (`runs/<run-id>/state.json`;
+// which runs are up). To add a backend, write `<name>/backend.ts` exporting `backend:
+// BackendModule` (network.ts) and add a row to BACKENDS. A backend's code is loaded only when it
+// is used, so the local backend never loads netns code and vice versa.
 
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { BACKENDS, type BackendName, type EmulatedNetwork, type TeardownReport } from './network.ts';
+import type { BackendModule, BackendStartOptions, EmulatedNetwork, TeardownReport } from './network.ts';
 import { RUN_ID_PATTERN } from './run-id.ts';
 import type { TopologySpec } from './spec/topology-spec.ts';
 
-export interface EmulationOptions {
-  /** default: netns on Linux as root, local otherwise */
+export interface Backend {
+  /** one line for --help */
+  summary: string;
+  needsRoot: boolean;
+  /** when it is the default ("on Linux as root"); a backend without it runs only when asked for */
+  defaultWhen?: string;
+  /** whether it can run on this machine, and why (or why not) */
+  availability(): { available: boolean; reason: string };
+  load(): Promise<{ backend: BackendModule }>;
+}
+
+/** The backends by name. With none asked for, the first available one that has `defaultWhen`. */
+export const BACKENDS = {
+  netns: {
+    summary: 'namespaces, bridges, veth, tc shaping, cgroup limits (Linux, root)',
+    needsRoot: true,
+    defaultWhen: 'on Linux as root',
+    availability: () => {
+      if (process.platform !== 'linux')
+        return { available: false, reason: `${process.platform} is not Linux` };
+      if (process.getuid?.() !== 0) return { available: false, reason: 'not running as root' };
+      return { available: true, reason: 'Linux, running as root' };
+    },
+    load: () => import('./netns/backend.ts'),
+  },
+  local: {
+    summary: 'processes on distinct 127.x addresses; no shaping, no limits (anywhere)',
+    needsRoot: false,
+    defaultWhen: 'otherwise',
+    availability: () => ({ available: true, reason: 'runs anywhere' }),
+    load: () => import('./local/backend.ts'),
+  },
+} satisfies Record<string, Backend>;
+
+export type BackendName = keyof typeof BACKENDS;
+export const BACKEND_NAMES = Object.keys(BACKENDS) as BackendName[];
+
+/** A state file without a backend field, or a run with no state file left, is a netns run (cleaned by its tag). */
+const STATELESS_BACKEND: BackendName = 'netns';
+
+export interface EmulationOptions extends BackendStartOptions {
+  /** default: the first available in BACKENDS (netns on Linux as root, local otherwise) */
   backend?: BackendName;
-  runId: string;
-  runDir: string;
-  /** netns: run links that ask for delay/jitter/loss without them when sch_netem is missing */
-  linksWithoutDelay?: boolean;
-  /** netns: give this machine a leg into the topology (default true) */
-  rootAccess?: boolean;
-  /** forward hosts' published ports to 127.0.0.1 (default true) */
-  publish?: boolean;
-  onProgress?: (step: string) => void;
-  log?: (message: string) => void;
 }
 
 /** The backend used when none is asked for, and why. */
 export function defaultBackend(): { backend: BackendName; reason: string } {
-  if (process.platform !== 'linux') return { backend: 'local', reason: `${process.platform} is not Linux` };
-  if (process.getuid?.() !== 0) return { backend: 'local', reason: 'not running as root' };
-  return { backend: 'netns', reason: 'Linux, running as root' };
+  const skipped: string[] = [];
+  for (const name of BACKEND_NAMES.filter((n) => BACKENDS[n].defaultWhen !== undefined)) {
+    const { available, reason } = BACKENDS[name].availability();
+    if (available) return { backend: name, reason: skipped.length > 0 ? skipped.join('; ') : reason };
+    skipped.push(reason);
+  }
+  throw new Error(`no emulation backend can run here: ${skipped.join('; ')}`);
+}
+
+/** "netns on Linux as root, local otherwise" */
+export function defaultBackendText(): string {
+  return BACKEND_NAMES.filter((n) => BACKENDS[n].defaultWhen !== undefined)
+    .map((n) => `${n} ${BACKENDS[n].defaultWhen}`)
+    .join(', ');
+}
+
+/** The --backend option of a command's usage, one line per backend under it. */
+export function backendUsage(): string {
+  const lines = [`  --backend ${BACKEND_NAMES.join('|').padEnd(14)}default: ${defaultBackendText()}`];
+  for (const n of BACKEND_NAMES) lines.push(`      ${n.padEnd(20)}${BACKENDS[n].summary}`);
+  return lines.join('\n');
 }
 
 export function parseBackend(text: string, where: string): BackendName {
-  if ((BACKENDS as readonly string[]).includes(text)) return text as BackendName;
-  throw new Error(`${where}: got ${JSON.stringify(text)}; allowed: ${BACKENDS.join(', ')}`);
+  if (Object.hasOwn(BACKENDS, text)) return text as BackendName;
+  throw new Error(`${where}: got ${JSON.stringify(text)}; allowed: ${BACKEND_NAMES.join(', ')}`);
+}
+
+async function load(name: string): Promise<BackendModule> {
+  return (await BACKENDS[parseBackend(name, 'backend')].load()).backend;
 }
 
 export async function startEmulation(spec: TopologySpec, opts: EmulationOptions): Promise<EmulatedNetwork> {
-  const backend = opts.backend ?? defaultBackend().backend;
-  if (backend === 'netns') {
-    const { startNetwork } = await import('./netns/index.ts');
-    return startNetwork(spec, {
-      runId: opts.runId,
-      runDir: opts.runDir,
-      ...(opts.linksWithoutDelay !== undefined ? { linksWithoutDelay: opts.linksWithoutDelay } : {}),
-      ...(opts.rootAccess !== undefined ? { rootAccess: opts.rootAccess } : {}),
-      ...(opts.publish !== undefined ? { publish: opts.publish } : {}),
-      ...(opts.onProgress ? { onProgress: opts.onProgress } : {}),
-      ...(opts.log ? { log: opts.log } : {}),
-    });
-  }
-  const { startLocalNetwork } = await import('./local/index.ts');
-  return startLocalNetwork(spec, {
-    runId: opts.runId,
-    runDir: opts.runDir,
-    ...(opts.publish !== undefined ? { publish: opts.publish } : {}),
-    ...(opts.onProgress ? { onProgress: opts.onProgress } : {}),
-    ...(opts.log ? { log: opts.log } : {}),
-  });
+  const { backend, ...startOpts } = opts;
+  return (await load(backend ?? defaultBackend().backend)).start(spec, startOpts);
 }
 
 export interface RunSummary {
@@ -81,7 +116,8 @@ export function readRunSummary(runDir: string): RunSummary | undefined {
   } catch (err) {
     throw new Error(`${file}: not a run state (${(err as Error).message})`);
   }
-  const backend = s.backend === undefined ? 'netns' : parseBackend(String(s.backend), `${file}: backend`);
+  const backend =
+    s.backend === undefined ? STATELESS_BACKEND : parseBackend(String(s.backend), `${file}: backend`);
   return {
     runId: String(s.runId),
     runDir,
@@ -137,23 +173,12 @@ export function selectRun(runsDir: string, runId?: string): RunSummary {
 export async function attachEmulation(runDir: string): Promise<EmulatedNetwork> {
   const s = readRunSummary(runDir);
   if (!s) throw new Error(`${join(runDir, 'state.json')} not found: not a run directory`);
-  if (s.backend === 'netns') {
-    const { attachNetwork } = await import('./netns/index.ts');
-    return attachNetwork(runDir);
-  }
-  const { attachLocalNetwork } = await import('./local/index.ts');
-  return attachLocalNetwork(runDir);
+  return (await load(s.backend)).attach(runDir);
 }
 
 /** Removes what a crashed run left: `target` is a run directory or a run id under `runsDir`. */
 export async function cleanEmulation(target: string, runsDir: string): Promise<TeardownReport> {
   const runDir = existsSync(join(target, 'state.json')) ? target : join(runsDir, target);
   const s = readRunSummary(runDir);
-  if (s?.backend === 'local') {
-    const { cleanLocalRun } = await import('./local/index.ts');
-    return cleanLocalRun(runDir, runsDir);
-  }
-  // netns also cleans by the run's tag when no state file survived
-  const { cleanRun } = await import('./netns/index.ts');
-  return cleanRun(s ? runDir : target);
+  return (await load(s?.backend ?? STATELESS_BACKEND)).clean(s ? runDir : target, runsDir);
 }

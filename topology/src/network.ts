@@ -2,11 +2,34 @@
 // tc, cgroups; Linux as root) or `local` (processes on distinct 127.x addresses; no shaping, no
 // limits). Everything above the backends (node programs, the CLI, the demo) uses only this
 // interface. A backend that cannot do an operation throws UnsupportedOperationError naming it.
+// `BackendModule` is what a backend's entry file exports; the table of backends by name is
+// BACKENDS in backend.ts.
 
 import type { LinkShape, TopologySpec } from './spec/topology-spec.ts';
 
-export type BackendName = 'netns' | 'local';
-export const BACKENDS: readonly BackendName[] = ['netns', 'local'];
+/** Options every backend's start takes (a backend ignores what it has no use for). */
+export interface BackendStartOptions {
+  runId: string;
+  runDir: string;
+  /** netns: run links that ask for delay/jitter/loss without them when sch_netem is missing */
+  linksWithoutDelay?: boolean;
+  /** netns: give this machine a leg into the topology (default true) */
+  rootAccess?: boolean;
+  /** forward hosts' published ports to 127.0.0.1 (default true) */
+  publish?: boolean;
+  onProgress?: (step: string) => void;
+  log?: (message: string) => void;
+}
+
+/** What a backend's entry file (`<backend>/backend.ts`) exports as `backend`. */
+export interface BackendModule {
+  /** spec → running network; a failure or signal during start removes what was made */
+  start(spec: TopologySpec, opts: BackendStartOptions): Promise<EmulatedNetwork>;
+  /** the running network of a run started by another process, from its run directory */
+  attach(runDir: string): Promise<EmulatedNetwork>;
+  /** removes what a crashed run left: `target` is its run directory or its run id under `runsDir` */
+  clean(target: string, runsDir: string): Promise<TeardownReport>;
+}
 
 export interface Limits {
   /** CPU cores (0.5 = half a core); null removes the limit */
@@ -91,7 +114,8 @@ export interface PublishedPort {
 
 export interface NetworkStatus {
   runId: string;
-  backend: BackendName;
+  /** a key of BACKENDS (backend.ts); a plain string here so this contract imports no backend */
+  backend: string;
   phase: 'starting' | 'up' | 'stopping' | 'stopped' | 'failed';
   netem: boolean;
   /** 'v1' | 'v2' | 'none' */
@@ -145,7 +169,8 @@ export class TeardownError extends Error {
 }
 
 export interface EmulatedNetwork {
-  readonly backend: BackendName;
+  /** a key of BACKENDS (backend.ts) */
+  readonly backend: string;
   readonly runId: string;
   readonly runDir: string;
   /** the spec as run: on the local backend, host addresses are the 127.x ones actually used */
@@ -171,7 +196,7 @@ export interface EmulatedNetwork {
 
 export class UnsupportedOperationError extends Error {
   override name = 'UnsupportedOperationError';
-  constructor(backend: BackendName, operation: string, why: string) {
+  constructor(backend: string, operation: string, why: string) {
     super(`${operation} is not available on the ${backend} backend: ${why}`);
   }
 }

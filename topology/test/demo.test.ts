@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { cleanEmulation } from '../src/backend.ts';
-import type { ExperimentReport } from '../src/experiment/run-experiment.ts';
+import type { ExperimentReport } from '../src/experiment/experiment-report.ts';
 import { procInfo } from '../src/netns/teardown.ts';
 import { netnsLeftovers } from './support/netns-leftovers.ts';
 

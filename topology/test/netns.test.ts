@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { cpuUsageSeconds, detectCgroups } from '../src/netns/cgroups.ts';
 import { cleanRun } from '../src/netns/clean.ts';
-import { NetemMissingError, type StartedNetwork, startNetwork } from '../src/netns/network.ts';
+import { NetemMissingError, type StartedNetwork, startNetwork } from '../src/netns/index.ts';
 import type { RunState } from '../src/netns/state.ts';
 import type { TopologySpec } from '../src/spec/topology-spec.ts';
 import { collect } from './support/collect-output.ts';

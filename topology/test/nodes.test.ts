@@ -12,7 +12,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { startEmulation } from '../src/backend.ts';
-import type { BackendName, EmulatedNetwork } from '../src/network.ts';
+import type { BackendName } from '../src/backend.ts';
+import type { EmulatedNetwork } from '../src/network.ts';
 import {
   findExecutable,
   logTail,

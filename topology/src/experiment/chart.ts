@@ -1,7 +1,7 @@
 // The run report's chart: held-out accuracy per round, one line per cohort, as a standalone SVG
 // (no dependencies; opens in any browser).
 
-import type { ExperimentReport } from './run-experiment.ts';
+import type { ExperimentReport } from './experiment-report.ts';
 
 const COLORS = ['#1f77b4', '#ff7f0e', '#2ca02c', '#d62728', '#9467bd', '#8c564b', '#e377c2', '#7f7f7f'];
 

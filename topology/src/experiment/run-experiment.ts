@@ -10,12 +10,14 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { startEmulation } from '../backend.ts';
-import type { BackendName, EmulatedNetwork } from '../network.ts';
+import type { BackendName } from '../backend.ts';
+import type { EmulatedNetwork } from '../network.ts';
 import { probeNetem } from '../netns/shaping.ts';
 import type { TopologySpec } from '../spec/topology-spec.ts';
 import { linksNeedingNetem } from '../spec/validate.ts';
 import { loadCohortConfig, planCohortPosts } from '../../../mlfo/src/intent/cohort-config.ts';
 import { accuracyChartSvg } from './chart.ts';
+import type { CohortResult, ExperimentReport } from './experiment-report.ts';
 
 const REPO = fileURLToPath(new URL('../../../', import.meta.url));
 
@@ -39,41 +41,6 @@ export interface ExperimentOptions {
   signal?: AbortSignal;
 }
 
-export interface CohortResult {
-  cohort: number;
-  intent: string;
-  id: string;
-  state: string;
-  error?: string;
-  clients: number;
-  rounds: number;
-  numRounds: number;
-  finalAccuracy?: number;
-  finalLoss?: number;
-  /** accepted → training (s) */
-  intentToTrainingS?: number;
-  /** accepted → completed (s) */
-  totalS?: number;
-  server?: string;
-  /** FL bytes sent + received at the FL server */
-  flBytes?: number;
-  history: { round: number; loss?: number; accuracy?: number; durationMs?: number }[];
-}
-
-export interface ExperimentReport {
-  runId: string;
-  backend: BackendName;
-  topology: { name: string; hosts: number; switches: number; links: number };
-  netem: boolean;
-  linksWithoutDelay: string[];
-  catalog: string;
-  cohortConfig: string;
-  startedAt: string;
-  seconds: { network: number; programs: number; training: number; total: number };
-  cohorts: CohortResult[];
-  ok: boolean;
-}
-
 interface IntentView {
   id: string;
   intentID: string;
@@ -94,28 +61,7 @@ export async function runExperiment(o: ExperimentOptions): Promise<ExperimentRep
   const out = o.out ?? ((t: string) => process.stdout.write(t));
   const t0 = Date.now();
   const startedAt = new Date().toISOString();
-  let linksWithoutDelay = false;
-  if (o.backend === 'netns' && linksNeedingNetem(o.spec).length > 0) {
-    const probe = await probeNetem();
-    if (!probe.available) {
-      linksWithoutDelay = true;
-      out(
-        `note: this kernel has no sch_netem (${probe.reason}); the links' delays are recorded but not applied ` +
-          '(bandwidth is shaped)\n',
-      );
-    }
-  }
-  out(
-    `bringing up ${o.spec.name}: ${o.spec.hosts.length} hosts, ${o.spec.switches.length} switches on ${o.backend}\n`,
-  );
-  const net = await startEmulation(o.spec, {
-    backend: o.backend,
-    runId: o.runId,
-    runDir: o.runDir,
-    linksWithoutDelay,
-    onProgress: (s) => out(`  … ${s}\n`),
-    log: (m) => out(`${m}\n`),
-  });
+  const net = await bringUp(o, out);
   let keepUp = false;
   let primary: unknown;
   const checkAbort = () => {
@@ -146,30 +92,13 @@ export async function runExperiment(o: ExperimentOptions): Promise<ExperimentRep
     const intents = await waitAllEnded(edge, deadline, o.signal);
     const tTrain = Date.now();
     const cohorts = await collect(intents, planned);
-    const status = net.status();
-    const report: ExperimentReport = {
-      runId: o.runId,
-      backend: o.backend,
-      topology: {
-        name: o.spec.name,
-        hosts: o.spec.hosts.length,
-        switches: o.spec.switches.length,
-        links: o.spec.links.length,
-      },
-      netem: net.netem,
-      linksWithoutDelay: status.linksWithoutDelay,
-      catalog: o.catalog,
-      cohortConfig: o.cohortConfig,
+    const report = experimentReport(o, net, cohorts, planned.length, {
       startedAt,
-      seconds: {
-        network: (tNet - t0) / 1000,
-        programs: (tProg - tNet) / 1000,
-        training: (tTrain - tProg) / 1000,
-        total: (Date.now() - t0) / 1000,
-      },
-      cohorts,
-      ok: cohorts.length === planned.length && cohorts.every((c) => c.state === 'completed'),
-    };
+      t0,
+      tNet,
+      tProg,
+      tTrain,
+    });
     writeFileSync(join(o.runDir, 'report.json'), `${JSON.stringify(report, null, 2)}\n`);
     writeFileSync(join(o.runDir, 'accuracy.svg'), accuracyChartSvg(report));
     keepUp = o.keep === true;
@@ -190,6 +119,64 @@ export async function runExperiment(o: ExperimentOptions): Promise<ExperimentRep
       }
     }
   }
+}
+
+/** The network of the experiment; without sch_netem on netns, links keep their delays unapplied. */
+async function bringUp(o: ExperimentOptions, out: (t: string) => void): Promise<EmulatedNetwork> {
+  let linksWithoutDelay = false;
+  if (o.backend === 'netns' && linksNeedingNetem(o.spec).length > 0) {
+    const probe = await probeNetem();
+    if (!probe.available) {
+      linksWithoutDelay = true;
+      out(
+        `note: this kernel has no sch_netem (${probe.reason}); the links' delays are recorded but not applied ` +
+          '(bandwidth is shaped)\n',
+      );
+    }
+  }
+  out(
+    `bringing up ${o.spec.name}: ${o.spec.hosts.length} hosts, ${o.spec.switches.length} switches on ${o.backend}\n`,
+  );
+  return startEmulation(o.spec, {
+    backend: o.backend,
+    runId: o.runId,
+    runDir: o.runDir,
+    linksWithoutDelay,
+    onProgress: (s) => out(`  … ${s}\n`),
+    log: (m) => out(`${m}\n`),
+  });
+}
+
+function experimentReport(
+  o: ExperimentOptions,
+  net: EmulatedNetwork,
+  cohorts: CohortResult[],
+  plannedCohorts: number,
+  t: { startedAt: string; t0: number; tNet: number; tProg: number; tTrain: number },
+): ExperimentReport {
+  return {
+    runId: o.runId,
+    backend: o.backend,
+    topology: {
+      name: o.spec.name,
+      hosts: o.spec.hosts.length,
+      switches: o.spec.switches.length,
+      links: o.spec.links.length,
+    },
+    netem: net.netem,
+    linksWithoutDelay: net.status().linksWithoutDelay,
+    catalog: o.catalog,
+    cohortConfig: o.cohortConfig,
+    startedAt: t.startedAt,
+    seconds: {
+      network: (t.tNet - t.t0) / 1000,
+      programs: (t.tProg - t.tNet) / 1000,
+      training: (t.tTrain - t.tProg) / 1000,
+      total: (Date.now() - t.t0) / 1000,
+    },
+    cohorts,
+    ok: cohorts.length === plannedCohorts && cohorts.every((c) => c.state === 'completed'),
+  };
 }
 
 function edgeUrl(net: EmulatedNetwork): string {

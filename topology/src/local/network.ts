@@ -83,6 +83,46 @@ export async function startLocalNetwork(
 ): Promise<EmulatedNetwork> {
   const log = opts.log ?? ((m: string) => console.warn(m));
   const progress = opts.onProgress ?? (() => undefined);
+  let state = recordStart(spec, opts);
+  const update = (change: (s: LocalRunState) => void) => {
+    state = updateLocalState(opts.runDir, state, change).state;
+  };
+  const warn = (w: string) => {
+    update((s) => {
+      s.warnings.push(w);
+    });
+    log(`warning: ${w}`);
+  };
+
+  const signals = catchStartSignals(progress, (sig) => new InterruptedError(sig));
+  const { step, interruptible } = signals;
+  // a claim taken but not yet recorded in the state is released on failure too
+  const claim: { taken?: string } = {};
+  try {
+    step('addresses');
+    const asRun = claimAddresses(spec, opts, claim, update, log, warn);
+    const pairs = publishedPairs(asRun);
+    if (pairs.length > 0 && opts.publish === false) {
+      warn(`ports not published (publish: false): ${pairs.map(describePublish).join(', ')}`);
+    } else if (pairs.length > 0) {
+      step('published ports');
+      await publishLocalPorts(pairs, opts, update, log, interruptible);
+    }
+    step('up');
+    update((s) => {
+      s.phase = 'up';
+    });
+    return new LocalNetwork(asRun, opts.runDir, state);
+  } catch (err) {
+    await undoFailedStart(opts, state, claim.taken, update, err);
+    throw err;
+  } finally {
+    signals.release();
+  }
+}
+
+/** Refuses a bad run id, an invalid spec or a run directory in use; writes the first state. */
+function recordStart(spec: TopologySpec, opts: LocalStartOptions): LocalRunState {
   if (!RUN_ID_PATTERN.test(opts.runId)) {
     throw new Error(`run id ${JSON.stringify(opts.runId)}: allowed [A-Za-z0-9_-], 1–48 characters`);
   }
@@ -107,117 +147,113 @@ export async function startLocalNetwork(
     warnings: [],
   };
   writeLocalState(opts.runDir, initial);
-  let state = initial;
-  const update = (change: (s: LocalRunState) => void) => {
-    state = updateLocalState(opts.runDir, state, change).state;
-  };
+  return initial;
+}
 
-  const signals = catchStartSignals(progress, (sig) => new InterruptedError(sig));
-  const { step, interruptible } = signals;
+/** Claims a free 127.K block for the run's hosts; returns the spec as run (hosts at their 127.K addresses). */
+function claimAddresses(
+  spec: TopologySpec,
+  opts: LocalStartOptions,
+  claimed: { taken?: string },
+  update: (change: (s: LocalRunState) => void) => void,
+  log: (message: string) => void,
+  warn: (warning: string) => void,
+): TopologySpec {
+  const listening = listeningAddresses();
+  const { block, claim } = claimBlock({ runId: opts.runId, runDir: opts.runDir }, (k) => {
+    const busy = busyAddresses(mapAddresses(spec, k), listening);
+    return busy.length > 0 ? `${busy.join(', ')} already listening` : undefined;
+  });
+  claimed.taken = claim;
+  const map = mapAddresses(spec, block);
+  const asRun = mappedSpec(spec, map);
+  update((s) => {
+    s.addresses = {
+      block,
+      claim,
+      hosts: map.hosts,
+      specHosts: Object.fromEntries(spec.hosts.map((h) => [h.name, h.ip])),
+      fallback: map.fallback,
+    };
+  });
+  writeFileSync(join(opts.runDir, 'topology.yaml'), toYaml(asRun));
+  log(notice(spec, map));
+  const fallback = fallbackWarning(map);
+  if (fallback !== undefined) warn(fallback);
+  return asRun;
+}
 
-  let claimed: string | undefined;
-  try {
-    step('addresses');
-    const listening = listeningAddresses();
-    const { block, claim } = claimBlock({ runId: opts.runId, runDir: opts.runDir }, (k) => {
-      const busy = busyAddresses(mapAddresses(spec, k), listening);
-      return busy.length > 0 ? `${busy.join(', ')} already listening` : undefined;
-    });
-    claimed = claim;
-    const map = mapAddresses(spec, block);
-    const asRun = mappedSpec(spec, map);
-    update((s) => {
-      s.addresses = {
-        block,
-        claim,
-        hosts: map.hosts,
-        specHosts: Object.fromEntries(spec.hosts.map((h) => [h.name, h.ip])),
-        fallback: map.fallback,
-      };
-    });
-    writeFileSync(join(opts.runDir, 'topology.yaml'), toYaml(asRun));
-    log(notice(spec, map));
-    const fallback = fallbackWarning(map);
-    if (fallback !== undefined) {
-      update((s) => {
-        s.warnings.push(fallback);
-      });
-      log(`warning: ${fallback}`);
-    }
-
-    const pairs = publishedPairs(asRun);
-    if (pairs.length > 0 && opts.publish === false) {
-      const w = `ports not published (publish: false): ${pairs.map(describePublish).join(', ')}`;
-      update((s) => {
-        s.warnings.push(w);
-      });
-      log(`warning: ${w}`);
-    } else if (pairs.length > 0) {
-      step('published ports');
-      const logFile = join(opts.runDir, 'logs', 'forwarder.log');
-      mkdirSync(join(opts.runDir, 'logs'), { recursive: true });
-      const { report } = await interruptible(
-        startForwarder(pairs, {
-          logFile,
-          runId: opts.runId,
-          onSpawn: (pid, argv) =>
-            update((s) => {
-              s.processes.push({
-                host: FORWARDER_HOST,
-                pid,
-                pgid: pid,
-                startTime: startTimeOf(pid),
-                argv,
-                logFile,
-                detached: true,
-              });
-            }),
+/** Starts the run's forwarder (recorded before it reports); a port it cannot take is a warning. */
+async function publishLocalPorts(
+  pairs: ReturnType<typeof publishedPairs>,
+  opts: LocalStartOptions,
+  update: (change: (s: LocalRunState) => void) => void,
+  log: (message: string) => void,
+  interruptible: <T>(p: Promise<T>) => Promise<T>,
+): Promise<void> {
+  const logFile = join(opts.runDir, 'logs', 'forwarder.log');
+  mkdirSync(join(opts.runDir, 'logs'), { recursive: true });
+  const { report } = await interruptible(
+    startForwarder(pairs, {
+      logFile,
+      runId: opts.runId,
+      onSpawn: (pid, argv) =>
+        update((s) => {
+          s.processes.push({
+            host: FORWARDER_HOST,
+            pid,
+            pgid: pid,
+            startTime: startTimeOf(pid),
+            argv,
+            logFile,
+            detached: true,
+          });
         }),
-      );
-      const hostOf = (port: number) => pairs.find((p) => p.listenPort === port)?.host ?? '?';
-      const warnings = report.failed.map(
-        (f) =>
-          `${hostOf(f.pair.listenPort)}:${f.pair.targetPort} not published: 127.0.0.1:${f.pair.listenPort} ` +
-          `is not free (${f.reason})`,
-      );
-      update((s) => {
-        s.published = report.listening.map((p) => ({
-          host: hostOf(p.listenPort),
-          port: p.targetPort,
-          hostPort: p.listenPort,
-        }));
-        s.warnings.push(...warnings);
-      });
-      for (const w of warnings) log(`warning: ${w}`);
-    }
-    step('up');
-    update((s) => {
-      s.phase = 'up';
-    });
-    return new LocalNetwork(asRun, opts.runDir, state);
-  } catch (err) {
-    const report = emptyReport(opts.runId);
-    const ended = await teardownLocal(readLocalState(opts.runDir) ?? state, report);
-    // A claim taken but not yet recorded in the state (releasing twice is harmless).
-    if (ended && claimed !== undefined) {
-      try {
-        releaseBlock(claimed, opts.runId);
-      } catch (releaseErr) {
-        report.failures.push(`releasing ${claimed}: ${(releaseErr as Error).message}`);
-      }
-    }
+    }),
+  );
+  const hostOf = (port: number) => pairs.find((p) => p.listenPort === port)?.host ?? '?';
+  const warnings = report.failed.map(
+    (f) =>
+      `${hostOf(f.pair.listenPort)}:${f.pair.targetPort} not published: 127.0.0.1:${f.pair.listenPort} ` +
+      `is not free (${f.reason})`,
+  );
+  update((s) => {
+    s.published = report.listening.map((p) => ({
+      host: hostOf(p.listenPort),
+      port: p.targetPort,
+      hostPort: p.listenPort,
+    }));
+    s.warnings.push(...warnings);
+  });
+  for (const w of warnings) log(`warning: ${w}`);
+}
+
+/** Ends what a failed start made, releases its address claim, marks the run failed; notes problems on `err`. */
+async function undoFailedStart(
+  opts: LocalStartOptions,
+  state: LocalRunState,
+  claimed: string | undefined,
+  update: (change: (s: LocalRunState) => void) => void,
+  err: unknown,
+): Promise<void> {
+  const report = emptyReport(opts.runId);
+  const ended = await teardownLocal(readLocalState(opts.runDir) ?? state, report);
+  // A claim taken but not yet recorded in the state (releasing twice is harmless).
+  if (ended && claimed !== undefined) {
     try {
-      update((s) => {
-        s.phase = 'failed';
-      });
-    } catch (writeErr) {
-      report.failures.push(`marking the run failed: ${(writeErr as Error).message}`);
+      releaseBlock(claimed, opts.runId);
+    } catch (releaseErr) {
+      report.failures.push(`releasing ${claimed}: ${(releaseErr as Error).message}`);
     }
-    noteCleanupFailures(err, report.failures);
-    throw err;
-  } finally {
-    signals.release();
   }
+  try {
+    update((s) => {
+      s.phase = 'failed';
+    });
+  } catch (writeErr) {
+    report.failures.push(`marking the run failed: ${(writeErr as Error).message}`);
+  }
+  noteCleanupFailures(err, report.failures);
 }
 
 /** The one notice of a start: what the local backend does not emulate for this topology. */

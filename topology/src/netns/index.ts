@@ -17,12 +17,12 @@ export { cleanRun } from './clean.ts';
 export {
   attachNetwork,
   InterruptedError,
-  NetemMissingError,
-  type NetnsNetworkStatus,
   type StartedNetwork,
-  type StartOptions,
   startNetwork,
 } from './network.ts';
+export type { NetnsNetworkStatus } from './netns-network.ts';
+export { NetemMissingError } from './preflight.ts';
+export type { StartOptions } from './start-options.ts';
 export { probeNetem } from './shaping.ts';
 export { CommandError } from '../sh.ts';
 export type { RunState } from './state.ts';

@@ -6,7 +6,7 @@
 // same machine are untouched. It keeps going past failures and reports every one.
 
 import { removeRunTempDir } from '../run-id.ts';
-import { existsSync, readFileSync, readdirSync, readlinkSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync, readlinkSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { isForwarderScript } from '../forwarder.ts';
 import type { TeardownReport } from '../network.ts';
@@ -15,6 +15,7 @@ import { batch, run } from '../sh.ts';
 import { detectCgroups, runCgroupDirs, removeCgroupTree } from './cgroups.ts';
 import { aliasPrefix, namespacePrefix, rootNamePattern, runTag } from './plan.ts';
 import type { ProcessRecord, RunState } from './state.ts';
+import { restoreSysctls } from './sysctls.ts';
 
 const NETNS_DIR = '/run/netns';
 
@@ -154,33 +155,62 @@ export interface TeardownInput {
 
 export async function teardown({ runId, state, byTag }: TeardownInput): Promise<TeardownReport> {
   const removed = { processes: 0, veths: 0, bridges: 0, namespaces: 0, cgroups: 0, sysctls: 0 };
-  const report: TeardownReport & { removed: typeof removed } = {
-    runId,
-    removed,
-    failures: [],
-    warnings: [],
-  };
+  const report: RunTeardown['report'] = { runId, removed, failures: [], warnings: [] };
   const fail = (what: string, err: unknown) =>
     report.failures.push(`${what}: ${err instanceof Error ? err.message : String(err)}`);
-  const tag = state?.tag ?? runTag(runId);
-  const nsPrefix = namespacePrefix(runId);
   const existingNs = listNamespaces();
-  const namespaces = [
-    ...new Set([
-      ...(state?.namespaces ?? []).filter((n) => existingNs.includes(n)),
-      ...(byTag ? existingNs.filter((n) => n.startsWith(nsPrefix)) : []),
-    ]),
-  ];
   const layout = detectCgroups();
-  const cgroupRoots = [
-    ...new Set([
-      ...(state?.cgroups ?? []).filter((d) => d.endsWith(`/mlfo-${runId}`)),
-      ...(byTag && layout ? runCgroupDirs(layout, runId) : []),
-    ]),
-  ];
+  const t: RunTeardown = {
+    runId,
+    state,
+    byTag,
+    report,
+    fail,
+    namespaces: [
+      ...new Set([
+        ...(state?.namespaces ?? []).filter((n) => existingNs.includes(n)),
+        ...(byTag ? existingNs.filter((n) => n.startsWith(namespacePrefix(runId))) : []),
+      ]),
+    ],
+    cgroupRoots: [
+      ...new Set([
+        ...(state?.cgroups ?? []).filter((d) => d.endsWith(`/mlfo-${runId}`)),
+        ...(byTag && layout ? runCgroupDirs(layout, runId) : []),
+      ]),
+    ],
+  };
+  await killRunProcesses(t);
+  await removeRootLinks(t);
+  await removeNamespaces(t);
+  await removeCgroups(t);
+  // 6. sysctls, unless another run's bridges still need the value we set
+  const changes = state?.sysctls ?? [];
+  if (changes.length > 0) {
+    const others = await otherRunsWithBridges(aliasPrefix(runId), fail);
+    report.removed.sysctls += restoreSysctls(changes, others, report.warnings, fail);
+  }
+  removeRunTempDir(runId, report.failures);
+  return report;
+}
 
-  // 1. processes: recorded ones (same start time; detached ones with their session), the run's
-  //    port forwarder, and whatever lives in the run's cgroups or namespaces
+/** One teardown under way: what it removes, and the report it fills. */
+interface RunTeardown {
+  runId: string;
+  state: RunState | undefined;
+  byTag: boolean;
+  report: TeardownReport & {
+    removed: Record<'processes' | 'veths' | 'bridges' | 'namespaces' | 'cgroups' | 'sysctls', number>;
+  };
+  fail: (what: string, err: unknown) => void;
+  namespaces: string[];
+  cgroupRoots: string[];
+}
+
+/**
+ * 1. processes: recorded ones (same start time; detached ones with their session), the run's
+ *    port forwarder, and whatever lives in the run's cgroups or namespaces
+ */
+async function killRunProcesses({ runId, state, byTag, report, fail, namespaces, cgroupRoots }: RunTeardown) {
   try {
     const pids = new Set<number>();
     for (const p of state?.processes ?? []) {
@@ -198,8 +228,11 @@ export async function teardown({ runId, state, byTag }: TeardownInput): Promise<
   } catch (err) {
     fail('processes', err);
   }
+}
 
-  // 2–3. root-namespace veth ends, then bridges
+/** 2–3. root-namespace veth ends, then bridges */
+async function removeRootLinks({ runId, state, byTag, report, fail }: RunTeardown) {
+  const tag = state?.tag ?? runTag(runId);
   let links: RootLink[] = [];
   try {
     links = await rootLinks();
@@ -243,8 +276,10 @@ export async function teardown({ runId, state, byTag }: TeardownInput): Promise<
       fail(kind, err);
     }
   }
+}
 
-  // 4. namespaces (their interfaces and any host-to-host veths go with them)
+/** 4. namespaces (their interfaces and any host-to-host veths go with them) */
+async function removeNamespaces({ report, fail, namespaces }: RunTeardown) {
   if (namespaces.length > 0) {
     try {
       await batch(
@@ -260,8 +295,10 @@ export async function teardown({ runId, state, byTag }: TeardownInput): Promise<
       fail('namespaces', err);
     }
   }
+}
 
-  // 5. cgroups
+/** 5. cgroups */
+async function removeCgroups({ report, fail, cgroupRoots }: RunTeardown) {
   for (const dir of cgroupRoots) {
     if (!existsSync(dir)) continue;
     try {
@@ -271,52 +308,25 @@ export async function teardown({ runId, state, byTag }: TeardownInput): Promise<
       fail('cgroups', err);
     }
   }
+}
 
-  // 6. sysctls, unless another run's bridges still need the value we set
-  const changes = state?.sysctls ?? [];
-  if (changes.length > 0) {
-    let others: string[] = [];
-    try {
-      others = [
-        ...new Set(
-          (await rootLinks())
-            .filter(
-              (l) =>
-                l.linkinfo?.info_kind === 'bridge' &&
-                l.ifalias?.startsWith('mlfo:') &&
-                !l.ifalias.startsWith(alias),
-            )
-            .map((l) => l.ifalias?.split(':')[1] ?? '?'),
-        ),
-      ];
-    } catch (err) {
-      fail('listing links', err);
-    }
-    for (const c of [...changes].reverse()) {
-      let current: string | undefined;
-      try {
-        current = readFileSync(c.path, 'utf8').trim();
-      } catch {
-        /* restore below reports it */
-      }
-      if (current !== c.value) {
-        report.warnings.push(`left ${c.path} at ${current}: changed since this run set it to ${c.value}`);
-        continue;
-      }
-      if (others.length > 0) {
-        report.warnings.push(
-          `left ${c.path} at ${c.value} (not restored to ${c.previous}): run(s) ${others.join(', ')} still have bridges`,
-        );
-        continue;
-      }
-      try {
-        writeFileSync(c.path, c.previous);
-        report.removed.sysctls += 1;
-      } catch (err) {
-        fail(`restoring ${c.path} to ${c.previous}`, err);
-      }
-    }
+/** Run ids of other runs that still have bridges (by the bridges' `mlfo:<runId>:` alias). */
+async function otherRunsWithBridges(alias: string, fail: RunTeardown['fail']): Promise<string[]> {
+  try {
+    return [
+      ...new Set(
+        (await rootLinks())
+          .filter(
+            (l) =>
+              l.linkinfo?.info_kind === 'bridge' &&
+              l.ifalias?.startsWith('mlfo:') &&
+              !l.ifalias.startsWith(alias),
+          )
+          .map((l) => l.ifalias?.split(':')[1] ?? '?'),
+      ),
+    ];
+  } catch (err) {
+    fail('listing links', err);
+    return [];
   }
-  removeRunTempDir(runId, report.failures);
-  return report;
 }

@@ -32,8 +32,15 @@ import { delimiter, join, resolve } from 'node:path';
 import { prometheusConfig } from '../monitoring/prometheus-config.ts';
 import type { EmulatedNetwork, HostProcess } from '../network.ts';
 import { toYaml } from '../spec/spec-yaml.ts';
-import type { HostRole } from '../spec/topology-spec.ts';
-import { type PlannedProgram, type ProgramName, planPrograms, REPO_ROOT, STAGES } from './programs.ts';
+import type { HostRole, HostSpec } from '../spec/topology-spec.ts';
+import {
+  type PlannedProgram,
+  type ProgramName,
+  planPrograms,
+  REPO_ROOT,
+  STAGES,
+  type Stage,
+} from './programs.ts';
 import { describeProbe, NotReadyError, type Probe, probeOnce, waitReady } from './readiness.ts';
 
 export {
@@ -279,201 +286,44 @@ export async function startNodePrograms(
   opts: NodeProgramOptions = {},
 ): Promise<StartedNodePrograms> {
   const log = opts.log ?? ((m: string) => console.warn(m));
-  const progress = opts.onProgress ?? (() => undefined);
   const runDir = resolve(net.runDir);
   const wanted = (r: HostRole) => opts.roles === undefined || opts.roles.includes(r);
   const hosts = net.spec.hosts.filter((h) => wanted(h.role));
-  const concurrency = Math.max(1, Math.floor(opts.concurrency ?? 4));
-  const readyTimeoutMs = opts.readyTimeoutMs ?? 120_000;
   const graceMs = opts.stopGraceMs ?? 5000;
   if (opts.signal?.aborted)
     throw new NodeProgramsAbortedError('start of node programs aborted before it began');
 
-  // Checks that need no process come first, so a refused start leaves nothing behind.
-  const catalog = resolve(opts.catalog ?? join(REPO_ROOT, 'intents', 'catalog.yaml'));
-  const mlfoHosts = hosts.filter((h) => h.role === 'mlfo-cloud' || h.role === 'mlfo-edge');
-  if (mlfoHosts.length > 0 && !existsSync(catalog)) {
-    throw new Error(
-      `operand catalog ${catalog} does not exist (MLFOs on ${mlfoHosts.map((h) => h.name).join(', ')}); allowed: an existing catalog file (opts.catalog)`,
-    );
-  }
-  let redisBinary: string | undefined;
-  if (mlfoHosts.length > 0 && opts.redisUrl === undefined) {
-    redisBinary = findExecutable('redis-server');
-    if (redisBinary === undefined) {
-      throw new Error(
-        `redis-server is not on PATH; the MLFOs on ${mlfoHosts.map((h) => h.name).join(', ')} need a Redis. ` +
-          'Install the Debian package redis-server (apt-get install redis-server), or give an existing Redis (redisUrl / --redis).',
-      );
-    }
-  }
-  const iperf3 = opts.iperf3 === false ? undefined : findExecutable('iperf3');
-  const prometheus = findExecutable('prometheus');
-  for (const h of hosts.filter((x) => x.role === 'prometheus')) {
-    if (prometheus === undefined) {
-      log(
-        `notice: prometheus is not on PATH; host ${h.name} (prometheus) runs no Prometheus (apt-get install --no-install-recommends prometheus to have one)`,
-      );
-    }
-  }
-
+  const tools = checkPrerequisites(hosts, opts, log);
   mkdirSync(join(runDir, 'logs'), { recursive: true });
-  let redis: { socket: string; binary: string } | undefined;
-  let socketTmpDir: string | undefined;
-  if (redisBinary !== undefined) {
-    const s = redisSocket(runDir, net.runId);
-    socketTmpDir = s.tmpDir;
-    if (existsSync(s.socket) && (await probeOnce({ kind: 'redis', socket: s.socket }, 1000)).ok) {
-      throw new Error(
-        `a Redis already answers on ${s.socket}: node programs of run ${net.runId} seem to be running; stop them first`,
-      );
-    }
-    redis = { socket: s.socket, binary: redisBinary };
-    mkdirSync(join(runDir, 'redis'), { recursive: true });
-  }
-  const removeSocketDir = () => {
-    if (socketTmpDir !== undefined) rmSync(socketTmpDir, { recursive: true, force: true });
-  };
-
+  const redis = await prepareRedis(net, runDir, tools.redisBinary);
   let plan: PlannedProgram[];
   try {
-    plan = planPrograms({
-      spec: net.spec,
-      ip: (h) => net.ip(h),
-      runId: net.runId,
-      runDir,
-      ...(opts.roles !== undefined ? { roles: opts.roles } : {}),
-      ...(opts.redisUrl !== undefined ? { redisUrl: opts.redisUrl } : {}),
-      ...(redis !== undefined ? { redis } : {}),
-      catalog,
-      dataDir: resolve(opts.dataDir ?? join(REPO_ROOT, 'data')),
-      ...(iperf3 !== undefined ? { iperf3 } : {}),
-      ...(prometheus !== undefined ? { prometheus } : {}),
-      ...(opts.mlfoArgs !== undefined ? { mlfoArgs: opts.mlfoArgs } : {}),
-      ...(opts.adapterArgs !== undefined ? { adapterArgs: opts.adapterArgs } : {}),
-    });
-    if (mlfoHosts.length > 0 && !existsSync(join(runDir, 'topology.yaml'))) {
-      writeFileSync(join(runDir, 'topology.yaml'), toYaml(net.spec));
-    }
-    if (plan.some((p) => p.program === 'prometheus')) {
-      writeFileSync(
-        join(runDir, 'prometheus.yml'),
-        prometheusConfig(net.spec, { scrapeIntervalS: opts.scrapeIntervalS }),
-      );
-    }
+    plan = planAndConfigure(net, runDir, opts, tools, redis.redis);
   } catch (err) {
-    removeSocketDir();
+    redis.removeSocketDir();
     throw err;
   }
 
-  const started: Started[] = [];
-  const ac = new AbortController();
-  // every program being awaited listens on this signal (readiness polls, waits between them)
-  setMaxListeners(0, ac.signal);
-  const onAbort = () => ac.abort();
-  opts.signal?.addEventListener('abort', onAbort, { once: true });
-  const startOne = async (p: PlannedProgram): Promise<Started> => {
-    if (ac.signal.aborted)
-      throw new NotReadyError('aborted', `aborted before ${p.program} on ${p.host} started`);
-    let proc: HostProcess;
-    try {
-      proc = net.exec(p.host, p.argv, opts.detached !== undefined ? { detached: opts.detached } : {});
-    } catch (err) {
-      throw new NodeProgramError(
-        p.host,
-        p.program,
-        describeProbe(p.probe),
-        [],
-        `${p.program} on host ${p.host} (${p.role}) could not be started: ${(err as Error).message}`,
-      );
-    }
-    const s: Started = { plan: p, proc };
-    started.push(s);
-    void proc.exited.then((e) => {
-      s.ended = e;
-    });
-    try {
-      await waitReady(p.probe, { timeoutMs: readyTimeoutMs, exited: proc.exited, signal: ac.signal });
-    } catch (err) {
-      if (!(err instanceof NotReadyError) || err.reason === 'aborted') throw err;
-      const tail = logTail(proc.logFile);
-      throw new NodeProgramError(
-        p.host,
-        p.program,
-        describeProbe(p.probe),
-        tail,
-        `${p.program} on host ${p.host} (${p.role}, pid ${proc.pid}) did not become ready: ${err.message}\n` +
-          `last ${tail.length} lines of ${proc.logFile}:\n${tail.map((l) => `  | ${l}`).join('\n')}`,
-      );
-    }
-    return s;
-  };
+  const starter = new ProgramStarter(net, opts);
   try {
-    for (const stage of STAGES) {
-      const mine = plan.filter((p) => p.stage === stage);
-      if (mine.length === 0) continue;
-      let ready = 0;
-      // the first failure aborts the stage's other waits; it is the error reported
-      let first: unknown;
-      try {
-        await mapLimit(mine, concurrency, async (p) => {
-          try {
-            await startOne(p);
-          } catch (err) {
-            first ??= err;
-            ac.abort();
-            throw err;
-          }
-          ready++;
-          progress(
-            stage === 'adapters'
-              ? `adapters ${ready}/${mine.length} ready`
-              : `${p.program} on ${p.host} (${p.role}) ready${p.url !== undefined ? `: ${p.url}` : ''}`,
-          );
-        });
-      } catch (err) {
-        throw first ?? err;
-      }
-    }
+    for (const stage of STAGES)
+      await starter.startStage(
+        stage,
+        plan.filter((p) => p.stage === stage),
+      );
   } catch (err) {
-    ac.abort();
-    await terminate(started, Math.min(graceMs, 3000));
-    removeSocketDir();
-    const note = `the ${started.length} program(s) this start had launched were stopped (the network stays up)`;
+    await starter.abortAll(Math.min(graceMs, 3000));
+    redis.removeSocketDir();
+    const note = `the ${starter.started.length} program(s) this start had launched were stopped (the network stays up)`;
     if (opts.signal?.aborted) throw new NodeProgramsAbortedError(`start of node programs aborted; ${note}`);
     if (err instanceof Error) err.message += `\n${note}`;
     throw err;
   } finally {
-    opts.signal?.removeEventListener('abort', onAbort);
+    starter.release();
   }
-
-  const programs: NodeProgram[] = started.map(({ plan: p, proc }) => ({
-    host: p.host,
-    role: p.role,
-    program: p.program,
-    pid: proc.pid,
-    ...(p.url !== undefined ? { url: p.url } : {}),
-  }));
-  const firstUrl = (pred: (p: PlannedProgram) => boolean) => plan.find(pred)?.url;
-  const endpoints: NodeEndpoints = {};
-  const edge = firstUrl((p) => p.role === 'mlfo-edge' && p.program === 'mlfo');
-  const cloud = firstUrl((p) => p.role === 'mlfo-cloud' && p.program === 'mlfo');
-  const prom = firstUrl((p) => p.program === 'prometheus');
-  if (edge !== undefined) endpoints.edge = edge;
-  if (cloud !== undefined) endpoints.cloud = cloud;
-  if (prom !== undefined) endpoints.prometheus = prom;
-  const redisEndpoint = redis?.socket ?? (mlfoHosts.length > 0 ? opts.redisUrl : undefined);
-  if (redisEndpoint !== undefined) endpoints.redis = redisEndpoint;
-  const records: NodeProgramRecord[] = started.map(({ plan: p }, i) => ({
-    ...(programs[i] as NodeProgram),
-    probe: p.probe,
-    argv: p.argv,
-    startTime: startTime(programs[i]?.pid ?? 0),
-  }));
-  writeFileSync(
-    join(runDir, NODE_PROGRAMS_FILE),
-    `${JSON.stringify({ programs: records, endpoints }, null, 2)}\n`,
-  );
+  const { started } = starter;
+  const redisEndpoint = redis.redis?.socket ?? (tools.mlfoHosts.length > 0 ? opts.redisUrl : undefined);
+  const { programs, endpoints } = recordPrograms(runDir, started, plan, redisEndpoint);
 
   let stopping: Promise<void> | undefined;
   return {
@@ -504,11 +354,253 @@ export async function startNodePrograms(
             graceMs,
           );
         }
-        removeSocketDir();
+        redis.removeSocketDir();
       })();
       return stopping;
     },
   };
+}
+
+interface Prerequisites {
+  catalog: string;
+  mlfoHosts: HostSpec[];
+  /** redis-server, when the MLFOs get a Redis of the run */
+  redisBinary: string | undefined;
+  iperf3: string | undefined;
+  prometheus: string | undefined;
+}
+
+/** Checks that need no process come first, so a refused start leaves nothing behind. */
+function checkPrerequisites(
+  hosts: readonly HostSpec[],
+  opts: NodeProgramOptions,
+  log: (message: string) => void,
+): Prerequisites {
+  const catalog = resolve(opts.catalog ?? join(REPO_ROOT, 'intents', 'catalog.yaml'));
+  const mlfoHosts = hosts.filter((h) => h.role === 'mlfo-cloud' || h.role === 'mlfo-edge');
+  if (mlfoHosts.length > 0 && !existsSync(catalog)) {
+    throw new Error(
+      `operand catalog ${catalog} does not exist (MLFOs on ${mlfoHosts.map((h) => h.name).join(', ')}); allowed: an existing catalog file (opts.catalog)`,
+    );
+  }
+  let redisBinary: string | undefined;
+  if (mlfoHosts.length > 0 && opts.redisUrl === undefined) {
+    redisBinary = findExecutable('redis-server');
+    if (redisBinary === undefined) {
+      throw new Error(
+        `redis-server is not on PATH; the MLFOs on ${mlfoHosts.map((h) => h.name).join(', ')} need a Redis. ` +
+          'Install the Debian package redis-server (apt-get install redis-server), or give an existing Redis (redisUrl / --redis).',
+      );
+    }
+  }
+  const iperf3 = opts.iperf3 === false ? undefined : findExecutable('iperf3');
+  const prometheus = findExecutable('prometheus');
+  for (const h of hosts.filter((x) => x.role === 'prometheus')) {
+    if (prometheus === undefined) {
+      log(
+        `notice: prometheus is not on PATH; host ${h.name} (prometheus) runs no Prometheus (apt-get install --no-install-recommends prometheus to have one)`,
+      );
+    }
+  }
+  return { catalog, mlfoHosts, redisBinary, iperf3, prometheus };
+}
+
+/** The run's Redis socket (refused when a Redis already answers there) and its data directory. */
+async function prepareRedis(
+  net: EmulatedNetwork,
+  runDir: string,
+  redisBinary: string | undefined,
+): Promise<{ redis?: { socket: string; binary: string }; removeSocketDir: () => void }> {
+  if (redisBinary === undefined) return { removeSocketDir: () => undefined };
+  const s = redisSocket(runDir, net.runId);
+  if (existsSync(s.socket) && (await probeOnce({ kind: 'redis', socket: s.socket }, 1000)).ok) {
+    throw new Error(
+      `a Redis already answers on ${s.socket}: node programs of run ${net.runId} seem to be running; stop them first`,
+    );
+  }
+  mkdirSync(join(runDir, 'redis'), { recursive: true });
+  const socketTmpDir = s.tmpDir;
+  return {
+    redis: { socket: s.socket, binary: redisBinary },
+    removeSocketDir: () => {
+      if (socketTmpDir !== undefined) rmSync(socketTmpDir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** The programs to start, and the files they read (the MLFOs' inventory, prometheus.yml). */
+function planAndConfigure(
+  net: EmulatedNetwork,
+  runDir: string,
+  opts: NodeProgramOptions,
+  tools: Prerequisites,
+  redis: { socket: string; binary: string } | undefined,
+): PlannedProgram[] {
+  const { catalog, iperf3, prometheus } = tools;
+  const plan = planPrograms({
+    spec: net.spec,
+    ip: (h) => net.ip(h),
+    runId: net.runId,
+    runDir,
+    ...(opts.roles !== undefined ? { roles: opts.roles } : {}),
+    ...(opts.redisUrl !== undefined ? { redisUrl: opts.redisUrl } : {}),
+    ...(redis !== undefined ? { redis } : {}),
+    catalog,
+    dataDir: resolve(opts.dataDir ?? join(REPO_ROOT, 'data')),
+    ...(iperf3 !== undefined ? { iperf3 } : {}),
+    ...(prometheus !== undefined ? { prometheus } : {}),
+    ...(opts.mlfoArgs !== undefined ? { mlfoArgs: opts.mlfoArgs } : {}),
+    ...(opts.adapterArgs !== undefined ? { adapterArgs: opts.adapterArgs } : {}),
+  });
+  if (tools.mlfoHosts.length > 0 && !existsSync(join(runDir, 'topology.yaml'))) {
+    writeFileSync(join(runDir, 'topology.yaml'), toYaml(net.spec));
+  }
+  if (plan.some((p) => p.program === 'prometheus')) {
+    writeFileSync(
+      join(runDir, 'prometheus.yml'),
+      prometheusConfig(net.spec, { scrapeIntervalS: opts.scrapeIntervalS }),
+    );
+  }
+  return plan;
+}
+
+/** Starts programs stage by stage, each awaited until ready; the first failure aborts the rest. */
+class ProgramStarter {
+  readonly started: Started[] = [];
+  private readonly ac = new AbortController();
+  private readonly onAbort = () => this.ac.abort();
+  private readonly concurrency: number;
+  private readonly readyTimeoutMs: number;
+  private readonly progress: (message: string) => void;
+
+  constructor(
+    private readonly net: EmulatedNetwork,
+    private readonly opts: NodeProgramOptions,
+  ) {
+    this.concurrency = Math.max(1, Math.floor(opts.concurrency ?? 4));
+    this.readyTimeoutMs = opts.readyTimeoutMs ?? 120_000;
+    this.progress = opts.onProgress ?? (() => undefined);
+    // every program being awaited listens on this signal (readiness polls, waits between them)
+    setMaxListeners(0, this.ac.signal);
+    opts.signal?.addEventListener('abort', this.onAbort, { once: true });
+  }
+
+  async startStage(stage: Stage, mine: readonly PlannedProgram[]): Promise<void> {
+    if (mine.length === 0) return;
+    let ready = 0;
+    // the first failure aborts the stage's other waits; it is the error reported
+    let first: unknown;
+    try {
+      await mapLimit(mine, this.concurrency, async (p) => {
+        try {
+          await this.startOne(p);
+        } catch (err) {
+          first ??= err;
+          this.ac.abort();
+          throw err;
+        }
+        ready++;
+        this.progress(
+          stage === 'adapters'
+            ? `adapters ${ready}/${mine.length} ready`
+            : `${p.program} on ${p.host} (${p.role}) ready${p.url !== undefined ? `: ${p.url}` : ''}`,
+        );
+      });
+    } catch (err) {
+      throw first ?? err;
+    }
+  }
+
+  private async startOne(p: PlannedProgram): Promise<Started> {
+    if (this.ac.signal.aborted)
+      throw new NotReadyError('aborted', `aborted before ${p.program} on ${p.host} started`);
+    let proc: HostProcess;
+    try {
+      proc = this.net.exec(
+        p.host,
+        p.argv,
+        this.opts.detached !== undefined ? { detached: this.opts.detached } : {},
+      );
+    } catch (err) {
+      throw new NodeProgramError(
+        p.host,
+        p.program,
+        describeProbe(p.probe),
+        [],
+        `${p.program} on host ${p.host} (${p.role}) could not be started: ${(err as Error).message}`,
+      );
+    }
+    const s: Started = { plan: p, proc };
+    this.started.push(s);
+    void proc.exited.then((e) => {
+      s.ended = e;
+    });
+    try {
+      await waitReady(p.probe, {
+        timeoutMs: this.readyTimeoutMs,
+        exited: proc.exited,
+        signal: this.ac.signal,
+      });
+    } catch (err) {
+      if (!(err instanceof NotReadyError) || err.reason === 'aborted') throw err;
+      const tail = logTail(proc.logFile);
+      throw new NodeProgramError(
+        p.host,
+        p.program,
+        describeProbe(p.probe),
+        tail,
+        `${p.program} on host ${p.host} (${p.role}, pid ${proc.pid}) did not become ready: ${err.message}\n` +
+          `last ${tail.length} lines of ${proc.logFile}:\n${tail.map((l) => `  | ${l}`).join('\n')}`,
+      );
+    }
+    return s;
+  }
+
+  /** After a failure: the waits still running give up, everything started is stopped. */
+  async abortAll(graceMs: number): Promise<void> {
+    this.ac.abort();
+    await terminate(this.started, graceMs);
+  }
+
+  release(): void {
+    this.opts.signal?.removeEventListener('abort', this.onAbort);
+  }
+}
+
+/** The programs and endpoints of a start, also written to node-programs.json for other processes. */
+function recordPrograms(
+  runDir: string,
+  started: readonly Started[],
+  plan: readonly PlannedProgram[],
+  redisEndpoint: string | undefined,
+): { programs: NodeProgram[]; endpoints: NodeEndpoints } {
+  const programs: NodeProgram[] = started.map(({ plan: p, proc }) => ({
+    host: p.host,
+    role: p.role,
+    program: p.program,
+    pid: proc.pid,
+    ...(p.url !== undefined ? { url: p.url } : {}),
+  }));
+  const firstUrl = (pred: (p: PlannedProgram) => boolean) => plan.find(pred)?.url;
+  const endpoints: NodeEndpoints = {};
+  const edge = firstUrl((p) => p.role === 'mlfo-edge' && p.program === 'mlfo');
+  const cloud = firstUrl((p) => p.role === 'mlfo-cloud' && p.program === 'mlfo');
+  const prom = firstUrl((p) => p.program === 'prometheus');
+  if (edge !== undefined) endpoints.edge = edge;
+  if (cloud !== undefined) endpoints.cloud = cloud;
+  if (prom !== undefined) endpoints.prometheus = prom;
+  if (redisEndpoint !== undefined) endpoints.redis = redisEndpoint;
+  const records: NodeProgramRecord[] = started.map(({ plan: p }, i) => ({
+    ...(programs[i] as NodeProgram),
+    probe: p.probe,
+    argv: p.argv,
+    startTime: startTime(programs[i]?.pid ?? 0),
+  }));
+  writeFileSync(
+    join(runDir, NODE_PROGRAMS_FILE),
+    `${JSON.stringify({ programs: records, endpoints }, null, 2)}\n`,
+  );
+  return { programs, endpoints };
 }
 
 /** Health of the node programs recorded in a run directory (by a start in another process). */

@@ -10,7 +10,7 @@ import { createHash } from 'node:crypto';
 import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { PORTS } from '../monitoring/prometheus-config.ts';
-import type { BackendName } from '../network.ts';
+import type { BackendName } from '../backend.ts';
 import type { HostRole, HostSpec, TopologySpec } from '../spec/topology-spec.ts';
 import type { Probe } from './readiness.ts';
 
@@ -116,48 +116,95 @@ function port(host: HostSpec, env: string, fallback: number): number {
   return text !== undefined && /^\d+$/.test(text) ? Number(text) : fallback;
 }
 
+/** What every stage's planner sees: the context, plus what is worked out once for all stages. */
+interface PlanEnv extends PlanContext {
+  wanted(role: HostRole): boolean;
+  byName: Map<string, HostSpec>;
+  /** cloud and edge hosts whose MLFOs start */
+  mlfoHosts: HostSpec[];
+  /** the host of the run's redis-server, when one is started */
+  redisHost: HostSpec | undefined;
+  /** what the MLFOs are given: opts.redisUrl or the run's socket */
+  redisUrl: string | undefined;
+}
+
+/**
+ * The planner of each stage. A new node program goes here: a planner for its stage (a new stage
+ * also goes into STAGES, at its place in the start order).
+ */
+const PLANNERS: Record<Stage, (env: PlanEnv) => PlannedProgram[]> = {
+  redis: planRedis,
+  'mlfo-cloud': (env) => planMlfos(env, 'mlfo-cloud'),
+  'mlfo-edge': (env) => planMlfos(env, 'mlfo-edge'),
+  adapters: planAdapters,
+  'traffic-sink': planTrafficSinks,
+  'traffic-source': planTrafficSources,
+  prometheus: planPrometheus,
+};
+
 export function planPrograms(ctx: PlanContext): PlannedProgram[] {
   const { spec } = ctx;
   const wanted = (r: HostRole) => ctx.roles === undefined || ctx.roles.includes(r);
-  const byName = new Map(spec.hosts.map((h) => [h.name, h]));
-  const out: PlannedProgram[] = [];
   const mlfoHosts = spec.hosts.filter(
     (h) => (h.role === 'mlfo-cloud' || h.role === 'mlfo-edge') && wanted(h.role),
   );
   const redisHost = mlfoHosts.find((h) => h.role === 'mlfo-cloud') ?? mlfoHosts[0];
   let redisUrl = ctx.redisUrl;
+  let ownRedis: HostSpec | undefined;
   if (redisHost !== undefined && redisUrl === undefined) {
     if (ctx.redis === undefined)
       throw new Error('planPrograms: MLFOs start but neither redisUrl nor redis is given');
     redisUrl = ctx.redis.socket;
-    out.push({
+    ownRedis = redisHost;
+  }
+  const env: PlanEnv = {
+    ...ctx,
+    ip: (h) => ctx.ip(h),
+    wanted,
+    byName: new Map(spec.hosts.map((h) => [h.name, h])),
+    mlfoHosts,
+    redisHost: ownRedis,
+    redisUrl,
+  };
+  return STAGES.flatMap((stage) => PLANNERS[stage](env));
+}
+
+function planRedis({ redisHost, redis, runDir }: PlanEnv): PlannedProgram[] {
+  if (redisHost === undefined || redis === undefined) return [];
+  return [
+    {
       stage: 'redis',
       host: redisHost.name,
       role: redisHost.role,
       program: 'redis-server',
       argv: [
-        ctx.redis.binary,
+        redis.binary,
         '--port',
         '0',
         '--unixsocket',
-        ctx.redis.socket,
+        redis.socket,
         '--unixsocketperm',
         '700',
         '--dir',
-        join(ctx.runDir, 'redis'),
+        join(runDir, 'redis'),
         '--save',
         '',
         '--appendonly',
         'yes',
       ],
-      probe: { kind: 'redis', socket: ctx.redis.socket },
-      url: ctx.redis.socket,
-    });
-  }
-  const inventory = join(ctx.runDir, 'topology.yaml');
+      probe: { kind: 'redis', socket: redis.socket },
+      url: redis.socket,
+    },
+  ];
+}
 
-  for (const h of mlfoHosts) {
-    const ip = ctx.ip(h.name);
+function planMlfos(env: PlanEnv, stage: 'mlfo-cloud' | 'mlfo-edge'): PlannedProgram[] {
+  const { spec, byName, redisUrl } = env;
+  const inventory = join(env.runDir, 'topology.yaml');
+  const out: PlannedProgram[] = [];
+  for (const h of env.mlfoHosts) {
+    if (h.role !== stage) continue;
+    const ip = env.ip(h.name);
     const intentPort = port(h, 'MLFO_INTENT_PORT', PORTS.mlfo);
     const args = [
       '--role',
@@ -175,7 +222,7 @@ export function planPrograms(ctx: PlanContext): PlannedProgram[] {
           `host ${h.name} (mlfo-edge): parent ${JSON.stringify(h.parent ?? '')} is not a host of topology ${spec.name}; allowed: an mlfo-cloud host`,
         );
       }
-      args.push('--parent', `${ctx.ip(parent.name)}:${port(parent, 'MLFO_MOMO_PORT', MOMO_PORT)}`);
+      args.push('--parent', `${env.ip(parent.name)}:${port(parent, 'MLFO_MOMO_PORT', MOMO_PORT)}`);
     }
     args.push(
       '--inventory',
@@ -183,14 +230,14 @@ export function planPrograms(ctx: PlanContext): PlannedProgram[] {
       '--redis',
       redisUrl ?? '',
       '--prefix',
-      mlfoPrefix(ctx.runId, h.name),
+      mlfoPrefix(env.runId, h.name),
       '--catalog',
-      ctx.catalog,
-      ...(ctx.mlfoArgs ?? []),
+      env.catalog,
+      ...(env.mlfoArgs ?? []),
     );
     const url = `http://${ip}:${intentPort}`;
     out.push({
-      stage: h.role === 'mlfo-cloud' ? 'mlfo-cloud' : 'mlfo-edge',
+      stage,
       host: h.name,
       role: h.role,
       program: 'mlfo',
@@ -199,10 +246,14 @@ export function planPrograms(ctx: PlanContext): PlannedProgram[] {
       url,
     });
   }
+  return out;
+}
 
-  for (const h of spec.hosts) {
-    if ((h.role !== 'fl-server' && h.role !== 'fl-client') || !wanted(h.role)) continue;
-    const ip = ctx.ip(h.name);
+function planAdapters(env: PlanEnv): PlannedProgram[] {
+  const out: PlannedProgram[] = [];
+  for (const h of env.spec.hosts) {
+    if ((h.role !== 'fl-server' && h.role !== 'fl-client') || !env.wanted(h.role)) continue;
+    const ip = env.ip(h.name);
     const restPort = port(h, 'FLOWER_ADAPTER_REST_PORT', PORTS.flowerAdapter);
     const url = `http://${ip}:${restPort}`;
     out.push({
@@ -222,39 +273,44 @@ export function planPrograms(ctx: PlanContext): PlannedProgram[] {
         '--fl-port',
         String(port(h, 'FLOWER_ADAPTER_FL_PORT', FL_PORT)),
         '--data-dir',
-        ctx.dataDir,
+        env.dataDir,
         '--node-id',
         h.name,
-        ...(ctx.adapterArgs ?? []),
+        ...(env.adapterArgs ?? []),
       ],
       probe: { kind: 'http', url: `${url}/healthz` },
       url,
     });
   }
+  return out;
+}
 
-  const agentUrl = (ip: string) => `http://${ip}:${AGENT_PORTS.metrics}`;
-  const agentBase = (h: HostSpec, ip: string) => [
-    '--node-id',
-    h.name,
-    '--host',
-    ip,
-    '--metrics-port',
-    String(AGENT_PORTS.metrics),
-    '--echo-port',
-    String(AGENT_PORTS.echo),
-    '--discard-port',
-    String(AGENT_PORTS.discard),
-  ];
-  for (const h of spec.hosts) {
-    if (h.role !== 'traffic-sink' || !wanted(h.role)) continue;
-    const ip = ctx.ip(h.name);
-    if (ctx.iperf3 !== undefined) {
+const agentUrl = (ip: string) => `http://${ip}:${AGENT_PORTS.metrics}`;
+const agentBase = (h: HostSpec, ip: string) => [
+  '--node-id',
+  h.name,
+  '--host',
+  ip,
+  '--metrics-port',
+  String(AGENT_PORTS.metrics),
+  '--echo-port',
+  String(AGENT_PORTS.echo),
+  '--discard-port',
+  String(AGENT_PORTS.discard),
+];
+
+function planTrafficSinks(env: PlanEnv): PlannedProgram[] {
+  const out: PlannedProgram[] = [];
+  for (const h of env.spec.hosts) {
+    if (h.role !== 'traffic-sink' || !env.wanted(h.role)) continue;
+    const ip = env.ip(h.name);
+    if (env.iperf3 !== undefined) {
       out.push({
         stage: 'traffic-sink',
         host: h.name,
         role: h.role,
         program: 'iperf3',
-        argv: [ctx.iperf3, '-s', '-B', ip, '-p', String(IPERF3_PORT), '--forceflush'],
+        argv: [env.iperf3, '-s', '-B', ip, '-p', String(IPERF3_PORT), '--forceflush'],
         probe: { kind: 'tcp', host: ip, port: IPERF3_PORT },
         url: `${ip}:${IPERF3_PORT}`,
       });
@@ -269,18 +325,23 @@ export function planPrograms(ctx: PlanContext): PlannedProgram[] {
       url: agentUrl(ip),
     });
   }
-  for (const h of spec.hosts) {
-    if (h.role !== 'traffic-source' || !wanted(h.role)) continue;
-    const ip = ctx.ip(h.name);
+  return out;
+}
+
+function planTrafficSources(env: PlanEnv): PlannedProgram[] {
+  const out: PlannedProgram[] = [];
+  for (const h of env.spec.hosts) {
+    if (h.role !== 'traffic-source' || !env.wanted(h.role)) continue;
+    const ip = env.ip(h.name);
     const traffic = h.traffic;
-    if (traffic === undefined || !byName.has(traffic.to)) {
+    if (traffic === undefined || !env.byName.has(traffic.to)) {
       throw new Error(
-        `host ${h.name} (traffic-source): traffic.to ${JSON.stringify(traffic?.to ?? '')} is not a host of topology ${spec.name}; allowed: traffic: {to: <host>, rateMbps: <n>}`,
+        `host ${h.name} (traffic-source): traffic.to ${JSON.stringify(traffic?.to ?? '')} is not a host of topology ${env.spec.name}; allowed: traffic: {to: <host>, rateMbps: <n>}`,
       );
     }
     const bulk =
-      ctx.iperf3 !== undefined
-        ? ['--bulk', 'iperf3', '--iperf3', ctx.iperf3, '--iperf3-port', String(IPERF3_PORT)]
+      env.iperf3 !== undefined
+        ? ['--bulk', 'iperf3', '--iperf3', env.iperf3, '--iperf3-port', String(IPERF3_PORT)]
         : ['--bulk', 'builtin'];
     out.push({
       stage: 'traffic-source',
@@ -292,7 +353,7 @@ export function planPrograms(ctx: PlanContext): PlannedProgram[] {
         'source',
         ...agentBase(h, ip),
         '--peer',
-        ctx.ip(traffic.to),
+        env.ip(traffic.to),
         '--rate-mbps',
         String(traffic.rateMbps),
         ...bulk,
@@ -301,10 +362,14 @@ export function planPrograms(ctx: PlanContext): PlannedProgram[] {
       url: agentUrl(ip),
     });
   }
+  return out;
+}
 
-  for (const h of spec.hosts) {
-    if (h.role !== 'prometheus' || !wanted(h.role) || ctx.prometheus === undefined) continue;
-    const ip = ctx.ip(h.name);
+function planPrometheus(env: PlanEnv): PlannedProgram[] {
+  const out: PlannedProgram[] = [];
+  for (const h of env.spec.hosts) {
+    if (h.role !== 'prometheus' || !env.wanted(h.role) || env.prometheus === undefined) continue;
+    const ip = env.ip(h.name);
     const url = `http://${ip}:${PORTS.prometheus}`;
     out.push({
       stage: 'prometheus',
@@ -312,14 +377,14 @@ export function planPrograms(ctx: PlanContext): PlannedProgram[] {
       role: h.role,
       program: 'prometheus',
       argv: [
-        ctx.prometheus,
-        `--config.file=${join(ctx.runDir, 'prometheus.yml')}`,
-        `--storage.tsdb.path=${join(ctx.runDir, 'prometheus-data', h.name)}`,
+        env.prometheus,
+        `--config.file=${join(env.runDir, 'prometheus.yml')}`,
+        `--storage.tsdb.path=${join(env.runDir, 'prometheus-data', h.name)}`,
         `--web.listen-address=${ip}:${PORTS.prometheus}`,
       ],
       probe: { kind: 'http', url: `${url}/-/ready` },
       url,
     });
   }
-  return out.sort((a, b) => STAGES.indexOf(a.stage) - STAGES.indexOf(b.stage));
+  return out;
 }
