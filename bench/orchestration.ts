@@ -138,7 +138,7 @@ async function oneIntent(
     numround: '1',
   });
   if (r.status !== 202) throw new Error(`POST /receive: HTTP ${r.status}: ${JSON.stringify(r.body)}`);
-  const id = String(r.body['intentId']);
+  const id = String(r.body['id']);
   let rec: { state: string; stageSeconds: Record<string, number>; error?: string } | undefined;
   for (;;) {
     rec = (await (await fetch(`${bench.mlfo.url}/intents/${id}`)).json()) as typeof rec;

@@ -154,7 +154,7 @@ describe('the dashboard over a netns seed topology', { skip, timeout: 240_000 },
     for (const p of posts) {
       const r = await postIntent(programs!.endpoints.edge!, readFileSync(p.file, 'utf8'), p.fields);
       assert.equal(r.status, 202, JSON.stringify(r.body));
-      ids.push(String(r.body['intentId']));
+      ids.push(String(r.body['id']));
     }
     const edge = () => programs!.endpoints.edge!;
     const training = await Promise.all(

@@ -543,10 +543,10 @@ for (const backend of ['netns', 'local'] as const) {
       }))
         form.set(k, v);
       const posted = await fetch(`${programs.endpoints.edge}/receive`, { method: 'POST', body: form });
-      const body = (await posted.json()) as { intentId: string };
+      const body = (await posted.json()) as { id: string };
       assert.equal(posted.status, 202, JSON.stringify(body));
       const done = await until('the intent completes', 240_000, async () => {
-        const r = await fetch(`${programs!.endpoints.edge}/intents/${encodeURIComponent(body.intentId)}`);
+        const r = await fetch(`${programs!.endpoints.edge}/intents/${encodeURIComponent(body.id)}`);
         const rec = (await r.json()) as { state: string; rounds: { accuracy?: number }[]; error?: string };
         if (rec.state === 'failed') throw new Error(`intent failed: ${JSON.stringify(rec)}`);
         return rec.state === 'completed' ? rec : undefined;
