@@ -43,7 +43,9 @@ export function importSites(root = ROOT): ImportSite[] {
     for (const m of text.matchAll(IMPORT_RE)) {
       const specifier = (m[1] ?? m[2] ?? m[3])!;
       if (!specifier.startsWith('.')) continue;
-      const target = relative(root, resolve(dirname(abs), specifier)).split(sep).join('/');
+      const target = relative(root, resolve(dirname(abs), specifier))
+        .split(sep)
+        .join('/');
       const line = text.slice(0, m.index + m[0].indexOf(specifier)).split('\n').length;
       sites.push({ file: relative(root, abs).split(sep).join('/'), line, specifier, target });
     }
@@ -71,7 +73,10 @@ describe('component boundaries', () => {
   it('the rule catches what it is about', () => {
     const site = (file: string, target: string): ImportSite => ({ file, line: 1, specifier: '', target });
     assert.ok(violation(site('mlfo/src/inventory.ts', 'topology/src/spec/spec-yaml.ts')));
-    assert.equal(violation(site('mlfo/test/inventory.test.ts', 'topology/src/generators/seed.ts')), undefined);
+    assert.equal(
+      violation(site('mlfo/test/inventory.test.ts', 'topology/src/generators/seed.ts')),
+      undefined,
+    );
     assert.ok(violation(site('topology/src/experiment/run-experiment.ts', 'mlfo/src/intent/x.ts')));
     assert.ok(violation(site('intents/src/sendintent.ts', 'mlfo/src/intent/cohort-config.ts')));
     assert.ok(violation(site('mlfo/src/metrics.ts', 'flower-adapter/src/net-dev.ts')));

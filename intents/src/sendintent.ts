@@ -16,7 +16,7 @@ import {
   FIRST_IPSTART,
   loadCohortConfig,
   planCohortPosts,
-} from '../../mlfo/src/intent/cohort-config.ts';
+} from '../../common/intent/cohort-config.ts';
 
 export const USAGE = `usage: sendintent --config intents/cohorts/<name>.yaml [--mlfo URL] [--follow] [--token T]
   --config       cohort config (mlfoadd, cohortdistr, intentdist, *dist lists, timegap)

@@ -5,7 +5,7 @@
 // Client-node leases (nodes allocated without ipstart) are kept here too.
 
 import type { Redis } from 'ioredis';
-import type { Intent } from './intent/intent-schema.ts';
+import type { Intent } from '../../common/intent/intent-schema.ts';
 import type { ResolvedPipeline } from './intent/resolve.ts';
 
 export const INTENT_STATES = [

@@ -10,7 +10,7 @@ import { AdapterClient, ENDED } from './adapter-client.ts';
 import { createApi } from './api/app.ts';
 import { ConfigError, type MlfoConfig, readConfig, USAGE } from './config.ts';
 import { loadCatalog } from './intent/catalog.ts';
-import { intentFromMomo } from './intent/intent-schema.ts';
+import { intentFromMomo } from './momo/intent-momo.ts';
 import { IntentStore, isTerminal } from './intent-store.ts';
 import { loadInventory, restUrl } from './inventory.ts';
 import { MlfoMetrics } from './metrics.ts';

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { after, before, describe, it } from 'node:test';
 import type { StartedAdapter } from '../../flower-adapter/src/spawn-adapter.ts';
-import { loadCohortConfig, planCohortPosts } from '../src/intent/cohort-config.ts';
+import { loadCohortConfig, planCohortPosts } from '../../common/intent/cohort-config.ts';
 import {
   adapterSessions,
   getIntent,

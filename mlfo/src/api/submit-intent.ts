@@ -4,7 +4,7 @@
 // first step. It returns only once the intent is durable in Redis. Nothing here knows HTTP.
 
 import type { Catalog } from '../intent/catalog.ts';
-import { IntentError, parseIntentYaml } from '../intent/intent-schema.ts';
+import { IntentError, parseIntentYaml } from '../../../common/intent/parse-intent.ts';
 import { resolveIntent } from '../intent/resolve.ts';
 import type { IntentRecord, IntentStore } from '../intent-store.ts';
 import { type Inventory, selectByIpstart } from '../inventory.ts';

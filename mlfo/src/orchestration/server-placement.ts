@@ -8,7 +8,7 @@
 import type { Redis } from 'ioredis';
 import { type AdapterClient, AdapterError, ENDED } from '../adapter-client.ts';
 import type { Catalog } from '../intent/catalog.ts';
-import type { Intent } from '../intent/intent-schema.ts';
+import type { Intent } from '../../../common/intent/intent-schema.ts';
 import { AGGREGATE_OPERAND, AGGREGATE_OPERATION, pipelineFromDerived } from '../intent/resolve.ts';
 import { type Inventory, type InventoryNode, restUrl } from '../inventory.ts';
 

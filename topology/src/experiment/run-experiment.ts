@@ -14,7 +14,7 @@ import type { BackendName, EmulatedNetwork } from '../network.ts';
 import { probeNetem } from '../netns/shaping.ts';
 import type { TopologySpec } from '../spec/topology-spec.ts';
 import { linksNeedingNetem } from '../spec/validate.ts';
-import { loadCohortConfig, planCohortPosts } from '../../../mlfo/src/intent/cohort-config.ts';
+import { loadCohortConfig, planCohortPosts } from '../../../common/intent/cohort-config.ts';
 import { accuracyChartSvg } from './chart.ts';
 
 const REPO = fileURLToPath(new URL('../../../', import.meta.url));

@@ -20,11 +20,11 @@ import { Document, isMap, isSeq, visit } from 'yaml';
 import {
   describeYaml,
   entryOf,
-  ProblemList,
   readYaml,
   type YamlMap,
   type YamlValue,
-} from '../../../mlfo/src/intent/intent-schema.ts';
+} from '../../../common/yaml/located-yaml.ts';
+import { ProblemList } from '../../../common/yaml/problem-list.ts';
 import { locateProblems, type Problem, type SourcePosition, TopologyError } from './topology-error.ts';
 import type {
   HostSpec,

@@ -3,7 +3,7 @@
 // Problem shape and its formatting are the MLFO's (mlfo/src/intent/intent-schema.ts): path, line,
 // column, message.
 
-import { formatProblem, type Problem, type SourcePosition } from '../../../mlfo/src/intent/intent-schema.ts';
+import { formatProblem, type Problem, type SourcePosition } from '../../../common/yaml/problem.ts';
 
 export type { Problem, SourcePosition };
 
