@@ -8,7 +8,8 @@ import { join, relative } from 'node:path';
 const root = new URL('..', import.meta.url).pathname;
 const roots = process.argv.slice(2).filter((a) => !a.startsWith('-'));
 const passThrough = process.argv.slice(2).filter((a) => a.startsWith('-'));
-const searchIn = roots.length > 0 ? roots : ['common', 'flower-adapter', 'mlfo', 'topology', 'intents', 'monitoring'];
+const searchIn =
+  roots.length > 0 ? roots : ['common', 'flower-adapter', 'mlfo', 'topology', 'intents', 'monitoring'];
 
 function walk(dir, out) {
   let entries;
