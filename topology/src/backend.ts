@@ -8,7 +8,7 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { BACKENDS, type BackendName, type EmulatedNetwork, type TeardownReport } from './network.ts';
 import { RUN_ID_PATTERN } from './run-id.ts';
-import type { TopologySpec } from './spec/topology-spec.ts';
+import type { TopologySpec } from '../../common/topology-spec/topology-spec.ts';
 
 export interface EmulationOptions {
   /** default: netns on Linux as root, local otherwise */

@@ -3,7 +3,7 @@
 // limits). Everything above the backends (node programs, the CLI, the demo) uses only this
 // interface. A backend that cannot do an operation throws UnsupportedOperationError naming it.
 
-import type { LinkShape, TopologySpec } from './spec/topology-spec.ts';
+import type { LinkShape, TopologySpec } from '../../common/topology-spec/topology-spec.ts';
 
 export type BackendName = 'netns' | 'local';
 export const BACKENDS: readonly BackendName[] = ['netns', 'local'];

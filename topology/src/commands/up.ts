@@ -8,8 +8,8 @@ import { defaultBackend, parseBackend, runsDirectory, startEmulation } from '../
 import type { EmulatedNetwork } from '../network.ts';
 import { redisUrlProblem } from '../nodes/programs.ts';
 import { defaultRunId } from '../run-id.ts';
-import { readTopologyFile } from '../spec/spec-yaml.ts';
-import { HOST_ROLES, type HostRole } from '../spec/topology-spec.ts';
+import { readTopologyFile } from '../../../common/topology-spec/spec-yaml.ts';
+import { HOST_ROLES, type HostRole } from '../../../common/topology-spec/topology-spec.ts';
 import { type Command, UsageError } from './command.ts';
 import { numberOption, parse } from './run-target.ts';
 

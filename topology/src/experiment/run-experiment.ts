@@ -12,8 +12,8 @@ import { fileURLToPath } from 'node:url';
 import { startEmulation } from '../backend.ts';
 import type { BackendName, EmulatedNetwork } from '../network.ts';
 import { probeNetem } from '../netns/shaping.ts';
-import type { TopologySpec } from '../spec/topology-spec.ts';
-import { linksNeedingNetem } from '../spec/validate.ts';
+import type { TopologySpec } from '../../../common/topology-spec/topology-spec.ts';
+import { linksNeedingNetem } from '../../../common/topology-spec/validate.ts';
 import { loadCohortConfig, planCohortPosts } from '../../../common/intent/cohort-config.ts';
 import { accuracyChartSvg } from './chart.ts';
 

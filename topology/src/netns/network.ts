@@ -31,9 +31,9 @@ import type {
 import { TeardownError, type TeardownReport } from '../network.ts';
 import { procStat } from '../proc.ts';
 import { batch, mapLimit, run } from '../sh.ts';
-import { readTopologyFile, toYaml } from '../spec/spec-yaml.ts';
-import type { LinkShape, TopologySpec } from '../spec/topology-spec.ts';
-import { assertValid } from '../spec/validate.ts';
+import { readTopologyFile, toYaml } from '../../../common/topology-spec/spec-yaml.ts';
+import type { LinkShape, TopologySpec } from '../../../common/topology-spec/topology-spec.ts';
+import { assertValid } from '../../../common/topology-spec/validate.ts';
 import { catchStartSignals, noteCleanupFailures } from '../start-signals.ts';
 import {
   type CgroupLayout,

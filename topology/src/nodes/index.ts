@@ -31,8 +31,8 @@ import {
 import { delimiter, join, resolve } from 'node:path';
 import { prometheusConfig } from '../monitoring/prometheus-config.ts';
 import type { EmulatedNetwork, HostProcess } from '../network.ts';
-import { toYaml } from '../spec/spec-yaml.ts';
-import type { HostRole } from '../spec/topology-spec.ts';
+import { toYaml } from '../../../common/topology-spec/spec-yaml.ts';
+import type { HostRole } from '../../../common/topology-spec/topology-spec.ts';
 import { type PlannedProgram, type ProgramName, planPrograms, REPO_ROOT, STAGES } from './programs.ts';
 import { describeProbe, NotReadyError, type Probe, probeOnce, waitReady } from './readiness.ts';
 
