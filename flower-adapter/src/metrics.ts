@@ -5,8 +5,9 @@
 // monitoring/README.md.
 
 import client from 'prom-client';
-import { registerNetDevCounters } from './net-dev.ts';
-import { ENDED_STATES, type Session } from './sessions/session.ts';
+import { registerNetDevCounters } from '../../common/net-dev.ts';
+import { isEnded } from '../../common/ended-states.ts';
+import type { Session } from './sessions/session.ts';
 import { type FlTarget, type LabelledFlow, TcpFlowReader } from './tcp-info.ts';
 
 export type Role = 'server' | 'client';
@@ -25,8 +26,7 @@ export function flTargetsOf(sessions: readonly Session[]): FlTarget[] {
   for (const s of sessions) {
     if (s.role !== 'client') continue;
     const st = s.status();
-    if (st.server !== undefined && !ENDED_STATES.includes(st.state))
-      out.push({ session: s.id, server: st.server });
+    if (st.server !== undefined && !isEnded(st.state)) out.push({ session: s.id, server: st.server });
   }
   return out;
 }

@@ -6,7 +6,8 @@
 import type { Server } from 'node:http';
 import * as grpc from '@grpc/grpc-js';
 import { Redis } from 'ioredis';
-import { AdapterClient, ENDED } from './adapter-client.ts';
+import { isEnded } from '../../common/ended-states.ts';
+import { AdapterClient } from './adapter-client.ts';
 import { createApi } from './api/app.ts';
 import { ConfigError, type MlfoConfig, readConfig, USAGE } from './config.ts';
 import { loadCatalog } from './intent/catalog.ts';
@@ -69,7 +70,7 @@ export async function startMlfo(
         const recs = (await store.list()).filter((r) => !isTerminal(r.state));
         return {
           servers: recs.filter((r) => r.server?.owned).length,
-          clients: recs.reduce((n, r) => n + r.clients.filter((c) => !ENDED.includes(c.state)).length, 0),
+          clients: recs.reduce((n, r) => n + r.clients.filter((c) => !isEnded(c.state)).length, 0),
         };
       },
       async () => (await store.list()).map((r) => r.state),

@@ -6,7 +6,8 @@
 // A node is free when no placement holds it or the session holding it has ended.
 
 import type { Redis } from 'ioredis';
-import { type AdapterClient, AdapterError, ENDED } from '../adapter-client.ts';
+import { isEnded } from '../../../common/ended-states.ts';
+import { type AdapterClient, AdapterError } from '../adapter-client.ts';
 import type { Catalog } from '../intent/catalog.ts';
 import type { Intent } from '../../../common/intent/intent-schema.ts';
 import { AGGREGATE_OPERAND, AGGREGATE_OPERATION, pipelineFromDerived } from '../intent/resolve.ts';
@@ -191,7 +192,7 @@ export class ServerPlacement {
     if (node === undefined) return undefined;
     try {
       const s = await this.deps.adapters.session(node.name, restUrl(node), last.session);
-      if (ENDED.includes(s.state)) return undefined;
+      if (isEnded(s.state)) return undefined;
     } catch {
       return undefined;
     }
@@ -218,7 +219,7 @@ export class ServerPlacement {
     if (p === undefined) return true;
     try {
       const s = await this.deps.adapters.session(node.name, restUrl(node), p.session);
-      return ENDED.includes(s.state);
+      return isEnded(s.state);
     } catch (err) {
       return err instanceof AdapterError && err.kind === 'not-found';
     }

@@ -15,7 +15,7 @@ import { createServer as createHttpServer, type Server as HttpServer } from 'nod
 import { createServer, type Server, type Socket, connect } from 'node:net';
 import { parseArgs } from 'node:util';
 import client from 'prom-client';
-import { registerNetDevCounters } from '../../../flower-adapter/src/net-dev.ts';
+import { registerNetDevCounters } from '../../../common/net-dev.ts';
 
 export const USAGE = `usage: traffic-agent --role sink|source --host IP [options]
   --role           sink (app server) or source (latency prober and bulk sender)
