@@ -7,6 +7,7 @@ import type { Server } from 'node:http';
 import * as grpc from '@grpc/grpc-js';
 import { Redis } from 'ioredis';
 import { isEnded } from '../../common/ended-states.ts';
+import { shutdownOnSignal } from '../../common/shutdown-on-signal.ts';
 import { AdapterClient } from './adapter-client.ts';
 import { createApi } from './api/app.ts';
 import { ConfigError, type MlfoConfig, readConfig, USAGE } from './config.ts';
@@ -225,21 +226,8 @@ export async function main(argv = process.argv.slice(2)): Promise<void> {
     console.error(`mlfo: cannot start: ${(err as Error).message}`);
     process.exit(1);
   }
-  let closing = false;
-  const shutdown = (sig: string) => {
-    if (closing) return;
-    closing = true;
-    log(`${sig}: closing the API, MoMo, the worker and the queue`);
-    const force = setTimeout(() => process.exit(1), 15_000);
-    force.unref();
-    mlfo.stop().then(
-      () => process.exit(0),
-      (e: Error) => {
-        console.error(e);
-        process.exit(1);
-      },
-    );
-  };
-  process.on('SIGTERM', () => shutdown('SIGTERM'));
-  process.on('SIGINT', () => shutdown('SIGINT'));
+  shutdownOnSignal(() => mlfo.stop(), {
+    onSignal: (sig) => log(`${sig}: closing the API, MoMo, the worker and the queue`),
+    forceAfterMs: 15_000,
+  });
 }

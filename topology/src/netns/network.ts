@@ -30,7 +30,8 @@ import type {
 } from '../network.ts';
 import { TeardownError, type TeardownReport } from '../network.ts';
 import { procStat } from '../proc.ts';
-import { batch, mapLimit, run } from '../sh.ts';
+import { mapLimit } from '../../../common/map-limit.ts';
+import { batch, run } from '../sh.ts';
 import { readTopologyFile, toYaml } from '../../../common/topology-spec/spec-yaml.ts';
 import type { LinkShape, TopologySpec } from '../../../common/topology-spec/topology-spec.ts';
 import { assertValid } from '../../../common/topology-spec/validate.ts';

@@ -31,6 +31,7 @@ import {
 import { delimiter, join, resolve } from 'node:path';
 import { prometheusConfig } from '../monitoring/prometheus-config.ts';
 import type { EmulatedNetwork, HostProcess } from '../network.ts';
+import { mapLimit } from '../../../common/map-limit.ts';
 import { toYaml } from '../../../common/topology-spec/spec-yaml.ts';
 import type { HostRole } from '../../../common/topology-spec/topology-spec.ts';
 import { type PlannedProgram, type ProgramName, planPrograms, REPO_ROOT, STAGES } from './programs.ts';
@@ -220,29 +221,6 @@ async function terminate(list: readonly Started[], graceMs: number): Promise<voi
   );
 }
 
-async function mapLimit<T>(
-  items: readonly T[],
-  limit: number,
-  fn: (item: T) => Promise<void>,
-): Promise<void> {
-  let next = 0;
-  let failed = false;
-  const worker = async () => {
-    while (!failed && next < items.length) {
-      const item = items[next++] as T;
-      try {
-        await fn(item);
-      } catch (err) {
-        failed = true;
-        throw err;
-      }
-    }
-  };
-  const results = await Promise.allSettled(Array.from({ length: Math.min(limit, items.length) }, worker));
-  const rejected = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
-  if (rejected) throw rejected.reason;
-}
-
 /**
  * The Redis socket: <runDir>/redis.sock, or <tmpdir>/mlfo-<runId>/redis.sock (a directory of this
  * user only, removed at stop) when the run directory makes the path too long for a unix socket.
@@ -416,21 +394,26 @@ export async function startNodePrograms(
       // the first failure aborts the stage's other waits; it is the error reported
       let first: unknown;
       try {
-        await mapLimit(mine, concurrency, async (p) => {
-          try {
-            await startOne(p);
-          } catch (err) {
-            first ??= err;
-            ac.abort();
-            throw err;
-          }
-          ready++;
-          progress(
-            stage === 'adapters'
-              ? `adapters ${ready}/${mine.length} ready`
-              : `${p.program} on ${p.host} (${p.role}) ready${p.url !== undefined ? `: ${p.url}` : ''}`,
-          );
-        });
+        await mapLimit(
+          mine,
+          concurrency,
+          async (p) => {
+            try {
+              await startOne(p);
+            } catch (err) {
+              first ??= err;
+              ac.abort();
+              throw err;
+            }
+            ready++;
+            progress(
+              stage === 'adapters'
+                ? `adapters ${ready}/${mine.length} ready`
+                : `${p.program} on ${p.host} (${p.role}) ready${p.url !== undefined ? `: ${p.url}` : ''}`,
+            );
+          },
+          { onFailure: 'stop' },
+        );
       } catch (err) {
         throw first ?? err;
       }
