@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { spawnAdapter, type StartedAdapter } from '../flower-adapter/test/support/spawn-adapter.ts';
 import type { SessionStatus } from '../flower-adapter/src/sessions/session.ts';
+import { isEnded } from '../common/ended-states.ts';
 import { postForm } from './post-form.ts';
 
 const TARGET_MB = 150;
@@ -52,7 +53,7 @@ async function session(model: 'simple' | 'complex', net: string): Promise<Record
     const t0 = Date.now();
     for (;;) {
       const st = (await (await fetch(`${srv!.url}/sessions/mem`)).json()) as SessionStatus;
-      if (['completed', 'failed', 'stopped'].includes(st.state)) {
+      if (isEnded(st.state)) {
         if (st.state !== 'completed') throw new Error(`session ${st.state}: ${st.errors.join('; ')}`);
         break;
       }

@@ -14,6 +14,7 @@ import { type BackendName, cleanEmulation, defaultBackend, startEmulation } from
 import type { EmulatedNetwork } from '../topology/src/network.ts';
 import { starTopology } from '../topology/src/generators/star.ts';
 import { startNodePrograms } from '../topology/src/nodes/index.ts';
+import { isEnded } from '../common/ended-states.ts';
 import { postForm } from './post-form.ts';
 
 const TARGET_CLIENTS = 250;
@@ -179,7 +180,7 @@ async function waitRound(
       connectedS = (performance.now() - tJoin) / 1000;
       console.log(`all ${clients} clients connected ${connectedS.toFixed(1)} s after the first /cli`);
     }
-    if (['completed', 'failed', 'stopped'].includes(String(status.state))) break;
+    if (isEnded(String(status.state))) break;
     if (performance.now() - tJoin > 1_200_000)
       throw new Error(`round not done after 20 min: ${JSON.stringify(status.state)}`);
     await new Promise((r) => setTimeout(r, 500));

@@ -15,12 +15,12 @@
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
+import { isEnded } from '../common/ended-states.ts';
 import { adapterSessions, type NodeSpec, postIntent, ROOT } from '../mlfo/test/support/cluster.ts';
 import { benchNet, percentile, startBenchMlfo } from './mlfo-harness.ts';
 
 const TARGET_P50_MS_50 = 250;
 const SIZES = [10, 50];
-const ENDED = ['completed', 'failed', 'stopped'];
 
 function argValue(name: string): string | undefined {
   const i = process.argv.indexOf(name);
@@ -143,7 +143,7 @@ async function oneIntent(
   for (;;) {
     rec = (await (await fetch(`${bench.mlfo.url}/intents/${id}`)).json()) as typeof rec;
     if (rec!.stageSeconds['clients-started'] !== undefined) break;
-    if (ENDED.includes(rec!.state)) throw new Error(`intent ${id} ended ${rec!.state}: ${rec!.error}`);
+    if (isEnded(rec!.state)) throw new Error(`intent ${id} ended ${rec!.state}: ${rec!.error}`);
     if (Date.now() - sent > 60_000) throw new Error(`intent ${id}: clients not started within 60 s`);
     await sleep(20);
   }
@@ -169,7 +169,7 @@ async function oneIntent(
   while (Date.now() < deadline) {
     const live = (await Promise.all([...bench.adapters.values()].map(adapterSessions)))
       .flat()
-      .filter((s) => s.session.includes(id) && !ENDED.includes(s.state));
+      .filter((s) => s.session.includes(id) && !isEnded(s.state));
     if (live.length === 0) break;
     await sleep(100);
   }

@@ -5,12 +5,14 @@ import { readdirSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 
+// common/ holds the contracts the components share; its test/ folder is not compiled (tsconfig.build.json).
 export const SOURCE_DIRS = ['common', 'flower-adapter/src', 'mlfo/src', 'topology/src', 'intents/src'];
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 
 function newestMtime(dir) {
   let newest = 0;
   for (const name of readdirSync(dir)) {
+    if (name === 'test') continue;
     const p = join(dir, name);
     const st = statSync(p);
     newest = Math.max(newest, st.isDirectory() ? newestMtime(p) : st.mtimeMs);

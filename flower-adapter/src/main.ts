@@ -6,6 +6,7 @@
 import { networkInterfaces, hostname } from 'node:os';
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
+import { shutdownOnSignal } from '../../common/shutdown-on-signal.ts';
 import { AdapterMetrics } from './metrics.ts';
 import { createApp } from './rest/app.ts';
 import { SessionRegistry } from './sessions/session-registry.ts';
@@ -119,16 +120,12 @@ export async function main(argv = process.argv.slice(2)): Promise<void> {
   // first /cli or /serv of a cohort that 50 nodes receive at once
   void initTf().catch((e: Error) => log(`TensorFlow.js backend setup failed: ${e.message}`));
 
-  let stopping = false;
-  const shutdown = async (signal: string) => {
-    if (stopping) return;
-    stopping = true;
-    log(`${signal}: stopping every session`);
-    await registry?.reset().catch((e: Error) => log(`reset failed: ${e.message}`));
-    server.close();
-    server.closeAllConnections();
-    process.exit(0);
-  };
-  process.on('SIGTERM', () => void shutdown('SIGTERM'));
-  process.on('SIGINT', () => void shutdown('SIGINT'));
+  shutdownOnSignal(
+    async () => {
+      await registry?.reset().catch((e: Error) => log(`reset failed: ${e.message}`));
+      server.close();
+      server.closeAllConnections();
+    },
+    { onSignal: (signal) => log(`${signal}: stopping every session`) },
+  );
 }

@@ -5,7 +5,7 @@
 // monitoring/README.md.
 
 import client from 'prom-client';
-import { registerNetDevCounters } from './net-dev.ts';
+import { registerNetDevCounters } from '../../common/net-dev.ts';
 import { type FlTarget, type LabelledFlow, TcpFlowReader } from './tcp-info.ts';
 
 export type Role = 'server' | 'client';

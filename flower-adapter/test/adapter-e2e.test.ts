@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { spawnAdapter, type StartedAdapter } from './support/spawn-adapter.ts';
 import type { SessionStatus } from '../src/sessions/session.ts';
+import { isEnded } from '../../common/ended-states.ts';
 
 const runDir = mkdtempSync(join(tmpdir(), 'mlfo-e2e-'));
 // a loopback /24 of our own per test process, so parallel runs do not meet on :5000/:6000
@@ -58,7 +59,7 @@ async function waitFor(
   }
 }
 
-const ended = (s: SessionStatus) => ['completed', 'failed', 'stopped'].includes(s.state);
+const ended = (s: SessionStatus) => isEnded(s.state);
 
 describe('a server and 4 clients, each its own adapter process', { timeout: 300_000 }, () => {
   it('trains 5 rounds over gRPC and reaches ≥ 0.88 held-out accuracy with `simple`', async () => {

@@ -17,7 +17,8 @@ import {
   FIRST_IPSTART,
   loadCohortConfig,
   planCohortPosts,
-} from '../../mlfo/src/intent/cohort-config.ts';
+} from '../../common/intent/cohort-config.ts';
+import { isEnded } from '../../common/ended-states.ts';
 
 export const USAGE = `usage: sendintent --config intents/cohorts/<name>.yaml [--mlfo URL] [--follow] [--token T]
   --config       cohort config (mlfoadd, cohortdistr, intentdist, *dist lists, timegap)
@@ -27,7 +28,6 @@ export const USAGE = `usage: sendintent --config intents/cohorts/<name>.yaml [--
   --interval-ms  how often --follow polls the MLFO (default 1000)
   --give-up-s    --follow stops when the MLFO has not answered for this long (default 120)`;
 
-const ENDED = ['completed', 'failed', 'stopped'];
 const BAR_WIDTH = 20;
 
 export interface Io {
@@ -239,7 +239,7 @@ async function follow(
   for (;;) {
     await Promise.all(
       accepted.map(async (p) => {
-        if (ENDED.includes(last.get(p)?.state ?? '')) return;
+        if (isEnded(last.get(p)?.state)) return;
         try {
           const s = await getStatus(base, p.id!);
           lastAnswer = Date.now();
@@ -249,7 +249,7 @@ async function follow(
         }
       }),
     );
-    const done = accepted.every((p) => [...ENDED, 'unknown'].includes(last.get(p)?.state ?? ''));
+    const done = accepted.every((p) => isEnded(last.get(p)?.state) || last.get(p)?.state === 'unknown');
     const lines = accepted.map((p) => progressLine(p, last.get(p), idWidth));
     const gaveUp = Date.now() - lastAnswer > opts.giveUpMs;
     if (io.tty) {

@@ -2,34 +2,9 @@
 // Every call has a timeout. Failures are classified for the orchestration's retry policy:
 // transient (connection refused or reset, timeout, 5xx: retry with backoff), invalid (400: the
 // request itself is wrong, never retried) and conflict (409: e.g. the node's FL port is taken).
+// The status shapes it returns are the adapter's own (common/adapter-api.ts).
 
-export interface SessionRound {
-  round: number;
-  loss?: number;
-  accuracy?: number;
-  evaluatedOn?: string;
-  fitResults?: number;
-  fitFailures?: number;
-  durationMs?: number;
-  skipped?: boolean;
-}
-
-export interface SessionStatus {
-  session: string;
-  role: 'server' | 'client';
-  state: 'starting' | 'waiting' | 'running' | 'completed' | 'failed' | 'stopped';
-  round: number;
-  numRounds?: number;
-  loss?: number;
-  accuracy?: number;
-  rounds: SessionRound[];
-  errors: string[];
-  address?: string;
-  server?: string;
-  clientsConnected?: number;
-}
-
-export const ENDED: readonly string[] = ['completed', 'failed', 'stopped'];
+import type { SessionStatus } from '../../common/adapter-api.ts';
 
 export type AdapterFailure = 'transient' | 'invalid' | 'conflict' | 'not-found';
 

@@ -6,7 +6,8 @@
 // per client node at a time, taken at submit for ipstart cohorts and by the lease step otherwise.
 
 import type { Redis } from 'ioredis';
-import type { Intent } from './intent/intent-schema.ts';
+import { isEnded } from '../../common/ended-states.ts';
+import type { Intent } from '../../common/intent/intent-schema.ts';
 import type { ResolvedPipeline } from './intent/resolve.ts';
 
 export const INTENT_STATES = [
@@ -20,8 +21,8 @@ export const INTENT_STATES = [
   'stopped',
 ] as const;
 export type IntentState = (typeof INTENT_STATES)[number];
-export const TERMINAL_STATES: readonly IntentState[] = ['completed', 'failed', 'stopped'];
-export const isTerminal = (s: IntentState): boolean => TERMINAL_STATES.includes(s);
+/** An intent ends in the states its FL session ends in (common/ended-states.ts). */
+export const isTerminal = (s: IntentState): boolean => isEnded(s);
 
 export interface ClientRecord {
   node: string;

@@ -1,5 +1,5 @@
 // The inventory: the nodes an MLFO may place FL servers and clients on. It is read once at start
-// from a topology file (topology/src/spec/spec-yaml.ts: `hosts:`, `switches:`, `links:`; its
+// from a topology file (common/topology-spec/spec-yaml.ts: `hosts:`, `switches:`, `links:`; its
 // fl-server and fl-client hosts become the nodes, validated by the topology validator) or from a
 // nodes-only YAML form:
 //
@@ -13,9 +13,9 @@
 
 import { readFileSync } from 'node:fs';
 import { parse } from 'yaml';
-import { mlfoInventoryFromSpec } from '../../topology/src/generators/mlfo-inventory.ts';
-import { looksLikeTopology, parseTopologyYaml } from '../../topology/src/spec/spec-yaml.ts';
-import { TopologyError } from '../../topology/src/spec/topology-error.ts';
+import { mlfoInventoryFromSpec } from '../../common/topology-spec/mlfo-inventory.ts';
+import { looksLikeTopology, parseTopologyYaml } from '../../common/topology-spec/spec-yaml.ts';
+import { TopologyError } from '../../common/topology-spec/topology-error.ts';
 
 export type NodeRole = 'fl-server' | 'fl-client';
 const NODE_ROLES: readonly NodeRole[] = ['fl-server', 'fl-client'];

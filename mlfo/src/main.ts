@@ -5,7 +5,9 @@
 
 import type { Server } from 'node:http';
 import { Redis } from 'ioredis';
-import { AdapterClient, ENDED } from './adapter-client.ts';
+import { isEnded } from '../../common/ended-states.ts';
+import { shutdownOnSignal } from '../../common/shutdown-on-signal.ts';
+import { AdapterClient } from './adapter-client.ts';
 import { createApi } from './api/app.ts';
 import { ConfigError, type MlfoConfig, readConfig, USAGE } from './config.ts';
 import { loadCatalog } from './intent/catalog.ts';
@@ -147,7 +149,7 @@ function mlfoMetrics(
       const recs = (await store.list()).filter((r) => !isTerminal(r.state));
       return {
         servers: recs.filter((r) => r.server?.owned).length,
-        clients: recs.reduce((n, r) => n + r.clients.filter((c) => !ENDED.includes(c.state)).length, 0),
+        clients: recs.reduce((n, r) => n + r.clients.filter((c) => !isEnded(c.state)).length, 0),
       };
     },
     async () => (await store.list()).map((r) => r.state),
@@ -238,21 +240,8 @@ export async function main(argv = process.argv.slice(2)): Promise<void> {
     console.error(`mlfo: cannot start: ${(err as Error).message}`);
     process.exit(1);
   }
-  let closing = false;
-  const shutdown = (sig: string) => {
-    if (closing) return;
-    closing = true;
-    log(`${sig}: closing the API, MoMo, the worker and the queue`);
-    const force = setTimeout(() => process.exit(1), 15_000);
-    force.unref();
-    mlfo.stop().then(
-      () => process.exit(0),
-      (e: Error) => {
-        console.error(e);
-        process.exit(1);
-      },
-    );
-  };
-  process.on('SIGTERM', () => shutdown('SIGTERM'));
-  process.on('SIGINT', () => shutdown('SIGINT'));
+  shutdownOnSignal(() => mlfo.stop(), {
+    onSignal: (sig) => log(`${sig}: closing the API, MoMo, the worker and the queue`),
+    forceAfterMs: 15_000,
+  });
 }

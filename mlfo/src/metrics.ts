@@ -7,7 +7,7 @@
 // Every metric is listed in monitoring/README.md.
 
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
-import { type NetDevCounters, readNetDev, registerNetDevCounters } from '../../flower-adapter/src/net-dev.ts';
+import { type NetDevCounters, readNetDev, registerNetDevCounters } from '../../common/net-dev.ts';
 import { INTENT_STATES } from './intent-store.ts';
 
 export type IntentOutcome = 'received' | 'accepted' | 'rejected' | 'completed' | 'failed' | 'stopped';

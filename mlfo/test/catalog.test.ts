@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { CatalogError, loadCatalog, parseCatalog } from '../src/intent/catalog.ts';
-import { IntentError } from '../src/intent/intent-schema.ts';
+import { IntentError } from '../../common/intent/parse-intent.ts';
 
 const intentsDir = new URL('../../intents', import.meta.url).pathname;
 

@@ -2,16 +2,10 @@ import assert from 'node:assert/strict';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import {
-  checkFlSetting,
-  IntentError,
-  intentFromMomo,
-  intentToMomo,
-  MODEL_NAMES,
-  parseIntentYaml,
-  SOURCE_NAMES,
-  STRATEGY_NAMES,
-} from '../src/intent/intent-schema.ts';
+import { checkFlSetting } from '../../common/intent/setting-rules.ts';
+import { IntentError, parseIntentYaml } from '../../common/intent/parse-intent.ts';
+import { intentFromMomo, intentToMomo } from '../src/momo/intent-momo.ts';
+import { MODEL_NAMES, SOURCE_NAMES, STRATEGY_NAMES } from '../../common/intent/intent-schema.ts';
 
 const root = new URL('../..', import.meta.url).pathname;
 const intentsDir = join(root, 'intents');

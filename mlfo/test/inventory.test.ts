@@ -85,7 +85,7 @@ links:
 
   it('reads a generated seed topology', async () => {
     const { seedTopology } = await import('../../topology/src/generators/seed.ts');
-    const { toYaml } = await import('../../topology/src/spec/spec-yaml.ts');
+    const { toYaml } = await import('../../common/topology-spec/spec-yaml.ts');
     const inv = parseInventory(toYaml(seedTopology({ cohorts: 3 })), 'seed.yaml');
     assert.equal(inv.servers().length, 3);
     assert.equal(inv.clients().length, 50);

@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { Redis } from 'ioredis';
 import type { StartedAdapter } from '../../flower-adapter/test/support/spawn-adapter.ts';
-import { loadCohortConfig, planCohortPosts } from '../src/intent/cohort-config.ts';
+import { loadCohortConfig, planCohortPosts } from '../../common/intent/cohort-config.ts';
 import {
   adapterSessions,
   type MlfoProcess,

@@ -8,6 +8,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { type StartedAdapter, spawnAdapter } from '../../flower-adapter/test/support/spawn-adapter.ts';
+import { ENDED_STATES, isEnded } from '../../common/ended-states.ts';
 import {
   adapterSessions,
   type MlfoProcess,
@@ -66,7 +67,7 @@ after(async () => {
   await cluster?.stop();
 });
 
-const ended = ['completed', 'failed', 'stopped'];
+const ended = [...ENDED_STATES];
 
 describe('standalone MLFO under failures', { timeout: 180_000 }, () => {
   it('needs the bearer token on POST /receive, DELETE and /cloudreset when MLFO_API_TOKEN is set', async () => {
@@ -125,7 +126,7 @@ describe('standalone MLFO under failures', { timeout: 180_000 }, () => {
     const liveSessions = async () =>
       (await Promise.all(all.map(adapterSessions)))
         .flat()
-        .filter((s) => s.session.includes(id) && !ended.includes(s.state));
+        .filter((s) => s.session.includes(id) && !isEnded(s.state));
     let live = await liveSessions();
     for (let i = 0; i < 50 && live.length > 0; i++) {
       await new Promise((res) => setTimeout(res, 100));

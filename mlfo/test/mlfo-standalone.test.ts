@@ -9,7 +9,8 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { after, before, describe, it } from 'node:test';
 import type { StartedAdapter } from '../../flower-adapter/test/support/spawn-adapter.ts';
-import { loadCohortConfig, planCohortPosts } from '../src/intent/cohort-config.ts';
+import { isEnded } from '../../common/ended-states.ts';
+import { loadCohortConfig, planCohortPosts } from '../../common/intent/cohort-config.ts';
 import {
   adapterSessions,
   getIntent,
@@ -154,9 +155,7 @@ describe('standalone MLFO', { timeout: 240_000 }, () => {
     // give a step that was in flight time to finish; nothing of this intent may keep running
     await new Promise((r) => setTimeout(r, 1500));
     for (const a of adapters.values()) {
-      const live = (await adapterSessions(a)).filter(
-        (s) => s.session.includes(id) && !['completed', 'failed', 'stopped'].includes(s.state),
-      );
+      const live = (await adapterSessions(a)).filter((s) => s.session.includes(id) && !isEnded(s.state));
       assert.deepEqual(live, [], `${a.nodeId} still runs ${JSON.stringify(live)}`);
     }
   });
@@ -302,7 +301,7 @@ describe('standalone MLFO', { timeout: 240_000 }, () => {
     await new Promise((r) => setTimeout(r, 1000));
     const live = (await Promise.all([...adapters.values()].map(adapterSessions)))
       .flat()
-      .filter((s) => s.session.includes(rawId) && !['completed', 'failed', 'stopped'].includes(s.state));
+      .filter((s) => s.session.includes(rawId) && !isEnded(s.state));
     assert.deepEqual(live, []);
     const sessionsAfter = (await Promise.all([...adapters.values()].map(adapterSessions)))
       .flat()

@@ -3,13 +3,9 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { loadCatalog } from '../src/intent/catalog.ts';
-import {
-  type Intent,
-  IntentError,
-  intentFromMomo,
-  intentToMomo,
-  parseIntentYaml,
-} from '../src/intent/intent-schema.ts';
+import type { Intent } from '../../common/intent/intent-schema.ts';
+import { IntentError, parseIntentYaml } from '../../common/intent/parse-intent.ts';
+import { intentFromMomo, intentToMomo } from '../src/momo/intent-momo.ts';
 import { pipelineFromDerived, resolveIntent } from '../src/intent/resolve.ts';
 
 const intentsDir = new URL('../../intents', import.meta.url).pathname;

@@ -11,10 +11,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { parse } from 'yaml';
-import { loadCohortConfig, planCohortPosts } from '../../mlfo/src/intent/cohort-config.ts';
+import { loadCohortConfig, planCohortPosts } from '../../common/intent/cohort-config.ts';
 import { loadInventory, selectByIpstart } from '../../mlfo/src/inventory.ts';
-import { readTopologyFile } from '../../topology/src/spec/spec-yaml.ts';
-import { parseCidr } from '../../topology/src/spec/validate.ts';
+import { readTopologyFile } from '../../common/topology-spec/spec-yaml.ts';
+import { parseCidr } from '../../common/topology-spec/validate.ts';
 import { ROOT } from './support/dashboard.ts';
 
 const COMPOSE_FILE = join(ROOT, 'docker-compose.yml');

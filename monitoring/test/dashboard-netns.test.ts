@@ -28,7 +28,7 @@ import {
   startNodePrograms,
 } from '../../topology/src/nodes/index.ts';
 import { REPO_ROOT } from '../../topology/src/nodes/programs.ts';
-import type { TopologySpec } from '../../topology/src/spec/topology-spec.ts';
+import type { TopologySpec } from '../../common/topology-spec/topology-spec.ts';
 import { netnsLeftovers, netnsSkipReason } from '../../topology/test/support/netns-leftovers.ts';
 import { waitFor } from '../../topology/test/support/wait.ts';
 import {

@@ -10,7 +10,7 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { BackendModule, BackendStartOptions, EmulatedNetwork, TeardownReport } from './network.ts';
 import { RUN_ID_PATTERN } from './run-id.ts';
-import type { TopologySpec } from './spec/topology-spec.ts';
+import type { TopologySpec } from '../../common/topology-spec/topology-spec.ts';
 
 export interface Backend {
   /** one line for --help */

@@ -10,6 +10,7 @@ import { spawn } from 'node:child_process';
 import { closeSync, openSync, realpathSync, writeSync } from 'node:fs';
 import { connect, createServer, type Server, type Socket } from 'node:net';
 import { fileURLToPath } from 'node:url';
+import { shutdownOnSignal } from '../../common/shutdown-on-signal.ts';
 
 export const FORWARDER_PATH = fileURLToPath(import.meta.url);
 
@@ -137,12 +138,9 @@ async function main(argv: readonly string[]): Promise<void> {
     console.log('nothing to forward: every listen failed');
     process.exit(1);
   }
-  const stop = () => {
+  shutdownOnSignal(() => {
     for (const s of servers) s.close();
-    process.exit(0);
-  };
-  process.on('SIGTERM', stop);
-  process.on('SIGINT', stop);
+  });
 }
 
 export interface StartForwarderOptions {

@@ -5,7 +5,7 @@
 // `BackendModule` is what a backend's entry file exports; the table of backends by name is
 // BACKENDS in backend.ts.
 
-import type { LinkShape, TopologySpec } from './spec/topology-spec.ts';
+import type { LinkShape, TopologySpec } from '../../common/topology-spec/topology-spec.ts';
 
 /** Options every backend's start takes (a backend ignores what it has no use for). */
 export interface BackendStartOptions {

@@ -93,30 +93,6 @@ export async function batch(
   }
 }
 
-/** Runs `fn` over `items` with at most `limit` in flight; rejects with the first failure after all settle. */
-export async function mapLimit<T, R>(
-  items: readonly T[],
-  limit: number,
-  fn: (item: T) => Promise<R>,
-): Promise<R[]> {
-  const results: R[] = new Array(items.length);
-  const errors: unknown[] = [];
-  let next = 0;
-  const worker = async (): Promise<void> => {
-    while (next < items.length) {
-      const i = next++;
-      try {
-        results[i] = await fn(items[i] as T);
-      } catch (err) {
-        errors.push(err);
-      }
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
-  if (errors.length > 0) throw errors[0];
-  return results;
-}
-
 /** Spawns a long-running command and resolves once `ready` matches a line of its stdout. */
 export function spawnUntil(
   argv: readonly string[],

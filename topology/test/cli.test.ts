@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { main } from '../src/cli.ts';
-import { parseTopologyYaml } from '../src/spec/spec-yaml.ts';
+import { parseTopologyYaml } from '../../common/topology-spec/spec-yaml.ts';
 
 async function run(...argv: string[]): Promise<{ code: number; out: string; err: string }> {
   let out = '';

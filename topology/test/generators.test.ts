@@ -4,12 +4,17 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { linearTopology } from '../src/generators/linear.ts';
-import { mlfoInventoryFromSpec } from '../src/generators/mlfo-inventory.ts';
+import { mlfoInventoryFromSpec } from '../../common/topology-spec/mlfo-inventory.ts';
 import { seedTopology } from '../src/generators/seed.ts';
 import { starTopology } from '../src/generators/star.ts';
-import { TopologyError } from '../src/spec/topology-error.ts';
-import type { TopologySpec } from '../src/spec/topology-spec.ts';
-import { interfaceNames, linksNeedingNetem, MAX_INTERFACE_NAME, validateSpec } from '../src/spec/validate.ts';
+import { TopologyError } from '../../common/topology-spec/topology-error.ts';
+import type { TopologySpec } from '../../common/topology-spec/topology-spec.ts';
+import {
+  interfaceNames,
+  linksNeedingNetem,
+  MAX_INTERFACE_NAME,
+  validateSpec,
+} from '../../common/topology-spec/validate.ts';
 
 const byRole = (s: TopologySpec, role: string) => s.hosts.filter((h) => h.role === role);
 const link = (s: TopologySpec, a: string, b: string) => s.links.find((l) => l.a === a && l.b === b);

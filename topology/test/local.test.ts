@@ -21,7 +21,7 @@ import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
-import { mlfoInventoryFromSpec } from '../src/generators/mlfo-inventory.ts';
+import { mlfoInventoryFromSpec } from '../../common/topology-spec/mlfo-inventory.ts';
 import { seedTopology } from '../src/generators/seed.ts';
 import { starTopology } from '../src/generators/star.ts';
 import { claimsDirectory } from '../src/local/address-claims.ts';
@@ -39,8 +39,8 @@ import {
 import { pingAllPairs } from '../src/local/measure.ts';
 import { type EmulatedNetwork, UnsupportedOperationError } from '../src/network.ts';
 import { procStat } from '../src/proc.ts';
-import { parseTopologyYaml } from '../src/spec/spec-yaml.ts';
-import type { TopologySpec } from '../src/spec/topology-spec.ts';
+import { parseTopologyYaml } from '../../common/topology-spec/spec-yaml.ts';
+import type { TopologySpec } from '../../common/topology-spec/topology-spec.ts';
 import { fetchToken, gone, readText, SLEEPER, startServer, waitFor } from './support/conformance.ts';
 
 const CHILD_ENV = 'MLFO_LOCAL_TEST_CHILD';

@@ -17,7 +17,7 @@ import { attachNetwork, cleanRun, type NetnsNetworkStatus, startNetwork } from '
 import { ROOT_HOST, type RunState } from '../src/netns/state.ts';
 import { forwarderPids } from '../src/netns/teardown.ts';
 import { procStat } from '../src/proc.ts';
-import type { TopologySpec } from '../src/spec/topology-spec.ts';
+import type { TopologySpec } from '../../common/topology-spec/topology-spec.ts';
 import { collect } from './support/collect-output.ts';
 import { freePort } from '../../mlfo/test/support/redis.ts';
 import { waitFor } from './support/wait.ts';

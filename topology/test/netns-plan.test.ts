@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { namespaceName, planNetwork, rootNamePattern, runTag } from '../src/netns/plan.ts';
-import type { TopologySpec } from '../src/spec/topology-spec.ts';
+import type { TopologySpec } from '../../common/topology-spec/topology-spec.ts';
 
 const spec: TopologySpec = {
   name: 't',

@@ -5,7 +5,7 @@ import { test } from 'node:test';
 import { FORWARDER_PATH, forwarderArgs, isForwarderScript, parseForwarderArgs } from '../src/forwarder.ts';
 import { planNetwork, rootNamePattern } from '../src/netns/plan.ts';
 import { checkRoutes, cidrsOverlap, planRootAccess } from '../src/netns/root-access.ts';
-import type { TopologySpec } from '../src/spec/topology-spec.ts';
+import type { TopologySpec } from '../../common/topology-spec/topology-spec.ts';
 
 const spec = (over: Partial<TopologySpec> = {}): TopologySpec => ({
   name: 't',

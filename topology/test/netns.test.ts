@@ -10,7 +10,7 @@ import { cpuUsageSeconds, detectCgroups } from '../src/netns/cgroups.ts';
 import { cleanRun } from '../src/netns/clean.ts';
 import { NetemMissingError, type StartedNetwork, startNetwork } from '../src/netns/index.ts';
 import type { RunState } from '../src/netns/state.ts';
-import type { TopologySpec } from '../src/spec/topology-spec.ts';
+import type { TopologySpec } from '../../common/topology-spec/topology-spec.ts';
 import { collect } from './support/collect-output.ts';
 import { netnsLeftovers, netnsSkipReason } from './support/netns-leftovers.ts';
 import { netnsRuns } from './support/netns-runs.ts';

@@ -25,7 +25,7 @@ import {
 } from '../src/nodes/index.ts';
 import { launchArgv, mlfoPrefix, planPrograms, REPO_ROOT } from '../src/nodes/programs.ts';
 import { TopologyBuilder } from '../src/spec/builder.ts';
-import type { TopologySpec } from '../src/spec/topology-spec.ts';
+import type { TopologySpec } from '../../common/topology-spec/topology-spec.ts';
 
 const CATALOG = join(REPO_ROOT, 'intents', 'catalog.digits.yaml');
 const dirs: string[] = [];

@@ -13,8 +13,8 @@ import { promtool, promtoolSkip } from '../../monitoring/test/support/prometheus
 import { main } from '../src/cli.ts';
 import { seedTopology } from '../src/generators/seed.ts';
 import { prometheusConfig, scrapeTargets } from '../src/monitoring/prometheus-config.ts';
-import { readTopologyFile, toYaml } from '../src/spec/spec-yaml.ts';
-import type { TopologySpec } from '../src/spec/topology-spec.ts';
+import { readTopologyFile, toYaml } from '../../common/topology-spec/spec-yaml.ts';
+import type { TopologySpec } from '../../common/topology-spec/topology-spec.ts';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
 const dir = mkdtempSync(join(tmpdir(), 'mlfo-prom-config-'));

@@ -5,8 +5,8 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { seedTopology } from '../src/generators/seed.ts';
 import { TopologyBuilder } from '../src/spec/builder.ts';
-import { parseTopologyYaml, toYaml } from '../src/spec/spec-yaml.ts';
-import { TopologyError } from '../src/spec/topology-error.ts';
+import { parseTopologyYaml, toYaml } from '../../common/topology-spec/spec-yaml.ts';
+import { TopologyError } from '../../common/topology-spec/topology-error.ts';
 
 const yaml = `name: demo
 hosts:

@@ -4,9 +4,14 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { TopologyBuilder } from '../src/spec/builder.ts';
-import { TopologyError } from '../src/spec/topology-error.ts';
-import type { TopologySpec } from '../src/spec/topology-spec.ts';
-import { assertValid, interfaceNames, linksNeedingNetem, validateSpec } from '../src/spec/validate.ts';
+import { TopologyError } from '../../common/topology-spec/topology-error.ts';
+import type { TopologySpec } from '../../common/topology-spec/topology-spec.ts';
+import {
+  assertValid,
+  interfaceNames,
+  linksNeedingNetem,
+  validateSpec,
+} from '../../common/topology-spec/validate.ts';
 
 /** A small valid topology with one host of every role that has role-specific fields. */
 function base(): TopologySpec {

@@ -8,7 +8,8 @@
 import type { ClientParams, ServerParams } from '../rest/session-params.ts';
 import { ValidationError } from '../rest/fields.ts';
 import type { FlTarget } from '../tcp-info.ts';
-import { ENDED_STATES, type FlRuntime, type NodeContext, type Session } from './session.ts';
+import { isEnded } from '../../../common/ended-states.ts';
+import type { FlRuntime, NodeContext, Session } from './session.ts';
 
 export class HttpError extends Error {
   constructor(
@@ -44,8 +45,7 @@ export class SessionRegistry {
     for (const s of this.sessions.values()) {
       if (s.role !== 'client') continue;
       const st = s.status();
-      if (st.server !== undefined && !ENDED_STATES.includes(st.state))
-        out.push({ session: s.id, server: st.server });
+      if (st.server !== undefined && !isEnded(st.state)) out.push({ session: s.id, server: st.server });
     }
     return out;
   }
@@ -62,7 +62,7 @@ export class SessionRegistry {
         const problems = this.runtime.precheckServer(p, this.ctx);
         if (problems.length > 0)
           throw new ValidationError(problems.map(([field, message]) => ({ field, message })));
-        const running = this.list().find((s) => s.role === 'server' && !isEnded(s) && s.id !== p.session);
+        const running = this.list().find((s) => s.role === 'server' && !hasEnded(s) && s.id !== p.session);
         const starting = [...this.pending.keys()].some((k) => k !== p.session && k.startsWith('server:'));
         if (running || starting) {
           throw new HttpError(
@@ -104,7 +104,7 @@ export class SessionRegistry {
           `session ${id} exists already as an FL ${existing.role}; choose another session id`,
         );
       }
-      if (idGiven || !isEnded(existing)) return { session: existing, created: false };
+      if (idGiven || !hasEnded(existing)) return { session: existing, created: false };
     }
     const inFlight = this.pending.get(`${role}:${id}`);
     if (inFlight) return { session: await inFlight, created: false };
@@ -139,7 +139,6 @@ export class SessionRegistry {
   }
 }
 
-function isEnded(s: Session): boolean {
-  const st = s.status().state;
-  return st === 'completed' || st === 'failed' || st === 'stopped';
+function hasEnded(s: Session): boolean {
+  return isEnded(s.status().state);
 }

@@ -5,51 +5,15 @@
 
 import type { AdapterMetrics, SessionGaugeSource } from '../metrics.ts';
 import type { ClientParams, ServerParams } from '../rest/session-params.ts';
+import type {
+  RoundSummary,
+  SessionState,
+  SessionStatus as SessionStatusOf,
+} from '../../../common/adapter-api.ts';
+import { isEnded } from '../../../common/ended-states.ts';
 
-export type SessionState =
-  | 'starting'
-  | 'waiting' // server: listening, waiting for clients; client: connecting to its server
-  | 'running'
-  | 'completed'
-  | 'failed'
-  | 'stopped';
-
-export const ENDED_STATES: readonly SessionState[] = ['completed', 'failed', 'stopped'];
-
-export interface RoundSummary {
-  round: number;
-  loss?: number;
-  accuracy?: number;
-  /** where loss/accuracy come from: the server's held-out test split, or the clients' reports */
-  evaluatedOn?: 'central' | 'clients';
-  fitResults?: number;
-  fitFailures?: number;
-  durationMs?: number;
-  skipped?: boolean;
-}
-
-export interface SessionStatus {
-  session: string;
-  role: 'server' | 'client';
-  runtime: string;
-  state: SessionState;
-  createdAt: string;
-  updatedAt: string;
-  endedAt?: string;
-  round: number;
-  numRounds?: number;
-  loss?: number;
-  accuracy?: number;
-  bytes: { sent: number; received: number };
-  errors: string[];
-  /** server: "ip:port" it listens on; client: the server it joins */
-  address?: string;
-  server?: string;
-  clientsConnected?: number;
-  examples?: number;
-  rounds: RoundSummary[];
-  params: ServerParams | ClientParams;
-}
+/** The adapter's session status: the REST shape with its params typed. */
+export type SessionStatus = SessionStatusOf<ServerParams | ClientParams>;
 
 export interface Session {
   readonly id: string;
@@ -101,10 +65,10 @@ export class SessionStatusBook {
   }
 
   set(state: SessionState): void {
-    if (ENDED_STATES.includes(this.state)) return;
+    if (isEnded(this.state)) return;
     this.state = state;
     this.touch();
-    if (ENDED_STATES.includes(state)) this.endedAt = this.updatedAt;
+    if (isEnded(state)) this.endedAt = this.updatedAt;
   }
 
   error(message: string): void {
@@ -115,7 +79,7 @@ export class SessionStatusBook {
   }
 
   get ended(): boolean {
-    return ENDED_STATES.includes(this.state);
+    return isEnded(this.state);
   }
 }
 

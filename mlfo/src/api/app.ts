@@ -7,7 +7,7 @@
 import { timingSafeEqual } from 'node:crypto';
 import Busboy from 'busboy';
 import express, { type NextFunction, type Request, type Response } from 'express';
-import { IntentError } from '../intent/intent-schema.ts';
+import { IntentError } from '../../../common/intent/parse-intent.ts';
 import type { IntentRecord, IntentStore } from '../intent-store.ts';
 import { NodeSelectionError } from '../inventory.ts';
 import type { MlfoMetrics } from '../metrics.ts';

@@ -7,7 +7,7 @@
 // the intent is durable in Redis. Nothing here knows HTTP.
 
 import type { Catalog } from '../intent/catalog.ts';
-import { IntentError, parseIntentYaml } from '../intent/intent-schema.ts';
+import { IntentError, parseIntentYaml } from '../../../common/intent/parse-intent.ts';
 import {
   DEPLOYMENT_SETTINGS,
   pipelineDifferences,

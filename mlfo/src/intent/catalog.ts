@@ -7,30 +7,31 @@
 import { readFileSync } from 'node:fs';
 import {
   ADAPTER_MODEL_NAMES,
+  MODEL_NAMES,
+  type ModelName,
+  SOURCE_NAMES,
+  type SourceName,
+  type Target,
+} from '../../../common/intent/intent-schema.ts';
+import {
   allowedFor,
   checkFlSetting,
   checkName,
-  describeYaml,
-  entryOf,
   type FlSettingName,
   type FlSettings,
-  formatProblem,
   ID_RE,
   ID_RULE,
-  IntentError,
-  MODEL_NAMES,
-  type ModelName,
-  type Problem,
-  ProblemList,
+} from '../../../common/intent/setting-rules.ts';
+import {
+  describeYaml,
+  entryOf,
   readYaml,
-  SOURCE_NAMES,
-  type SourceName,
-  type SourcePosition,
-  scalarText,
-  type Target,
   type YamlMap,
   type YamlValue,
-} from './intent-schema.ts';
+} from '../../../common/yaml/located-yaml.ts';
+import { formatProblem, type Problem, type SourcePosition } from '../../../common/yaml/problem.ts';
+import { IntentError } from '../../../common/intent/parse-intent.ts';
+import { ProblemList, scalarText } from '../../../common/yaml/problem-list.ts';
 
 export type PipelineDefaults = Omit<FlSettings, 'lr'> & { lr?: number };
 

@@ -7,30 +7,24 @@
 import type { Catalog, CatalogEntry } from './catalog.ts';
 import {
   ADAPTER_MODEL_NAMES,
-  allowedFor,
-  checkConstraints,
-  checkFlSetting,
   type Constraints,
   CONSTRAINT_NAMES,
-  type FlSettings,
   FORM_FIELD_OF,
-  formatProblem,
-  ID_RE,
   type Intent,
-  IntentError,
   type ModelName,
   type ParsedConstraints,
-  type Problem,
-  ProblemList,
   type SameServ,
   type SourceName,
-  type SourcePosition,
   STRATEGY_SEED_SPELLING,
   STRATEGY_SETTINGS,
   type StrategyName,
   type StrategySetting,
   type Target,
-} from './intent-schema.ts';
+} from '../../../common/intent/intent-schema.ts';
+import { allowedFor, checkFlSetting, type FlSettings, ID_RE } from '../../../common/intent/setting-rules.ts';
+import { checkConstraints, IntentError } from '../../../common/intent/parse-intent.ts';
+import { formatProblem, type Problem, type SourcePosition } from '../../../common/yaml/problem.ts';
+import { ProblemList } from '../../../common/yaml/problem-list.ts';
 
 export type SettingOrigin = 'intent' | 'form' | 'catalog';
 

@@ -3,7 +3,7 @@
 // can act on: INVALID_ARGUMENT for an intent no retry can fix, UNAVAILABLE for one worth a retry.
 
 import * as grpc from '@grpc/grpc-js';
-import { intentFromMomo } from '../intent/intent-schema.ts';
+import { intentFromMomo } from '../momo/intent-momo.ts';
 import type { MlfoMetrics } from '../metrics.ts';
 import { MomoError, type MomoIntent } from '../momo/momo.ts';
 import { PlacementError, type ServerPlacement } from './server-placement.ts';

@@ -11,7 +11,9 @@
 
 import { type Job, Queue, UnrecoverableError, Worker } from 'bullmq';
 import type { Redis } from 'ioredis';
-import { type AdapterClient, AdapterError, ENDED, type SessionStatus } from '../adapter-client.ts';
+import type { SessionStatus } from '../../../common/adapter-api.ts';
+import { isEnded } from '../../../common/ended-states.ts';
+import { type AdapterClient, AdapterError } from '../adapter-client.ts';
 import {
   type ClientRecord,
   type IntentRecord,
@@ -279,7 +281,7 @@ export class Orchestrator {
     const { node, url } = this.serverUrl(rec.server?.address ?? '');
     const st = await this.o.adapters.status(node, url);
     const s = st.sessions.find(
-      (x) => x.role === 'server' && x.address === rec.server?.address && !ENDED.includes(x.state),
+      (x) => x.role === 'server' && x.address === rec.server?.address && !isEnded(x.state),
     );
     if (s === undefined) throw new Error(`no running FL server session at ${rec.server?.address} on ${node}`);
     await this.o.store.update(rec.id, (r) => {
@@ -313,8 +315,8 @@ export class Orchestrator {
         continue;
       }
       const clientStates =
-        polls++ % 5 === 0 || ENDED.includes(s.state) ? await this.clientStates(current) : undefined;
-      const training = s.state === 'running' || s.round > 0 || ENDED.includes(s.state);
+        polls++ % 5 === 0 || isEnded(s.state) ? await this.clientStates(current) : undefined;
+      const training = s.state === 'running' || s.round > 0 || isEnded(s.state);
       const updated = await this.o.store.update(rec.id, (r) => {
         r.round = s.round;
         r.numRounds = s.numRounds ?? r.pipeline.numround;
@@ -347,7 +349,7 @@ export class Orchestrator {
         this.o.log(`intent ${rec.id}: completed after ${s.round} rounds, accuracy ${s.accuracy ?? 'n/a'}`);
         return;
       }
-      if (ENDED.includes(s.state)) {
+      if (isEnded(s.state)) {
         throw new UnrecoverableError(
           `FL server session ${session} on ${node} ended ${s.state}${s.errors.length ? `: ${s.errors.join('; ')}` : ''}`,
         );

@@ -13,9 +13,10 @@
 // server is stopped (on failure or DELETE) only once every cohort on it has let it go.
 
 import type { Redis } from 'ioredis';
-import { type AdapterClient, AdapterError, ENDED } from '../adapter-client.ts';
+import { isEnded } from '../../../common/ended-states.ts';
+import { type AdapterClient, AdapterError } from '../adapter-client.ts';
 import type { Catalog } from '../intent/catalog.ts';
-import type { Intent } from '../intent/intent-schema.ts';
+import type { Intent } from '../../../common/intent/intent-schema.ts';
 import { AGGREGATE_OPERAND, AGGREGATE_OPERATION, pipelineFromDerived } from '../intent/resolve.ts';
 import { type Inventory, type InventoryNode, restUrl } from '../inventory.ts';
 
@@ -227,7 +228,7 @@ export class ServerPlacement {
     if (node === undefined) return undefined;
     try {
       const s = await this.deps.adapters.session(node.name, restUrl(node), owner.session);
-      if (ENDED.includes(s.state)) return undefined;
+      if (isEnded(s.state)) return undefined;
     } catch {
       return undefined;
     }
@@ -264,7 +265,7 @@ export class ServerPlacement {
     if (p === undefined) return true;
     try {
       const s = await this.deps.adapters.session(node.name, restUrl(node), p.session);
-      return ENDED.includes(s.state);
+      return isEnded(s.state);
     } catch (err) {
       return err instanceof AdapterError && err.kind === 'not-found';
     }

@@ -3,8 +3,8 @@
 // transient (retry with backoff) or invalid (the intent fails at once).
 
 import * as grpc from '@grpc/grpc-js';
-import type { Intent } from '../intent/intent-schema.ts';
-import { intentToMomo } from '../intent/intent-schema.ts';
+import type { Intent } from '../../../common/intent/intent-schema.ts';
+import { intentToMomo } from '../momo/intent-momo.ts';
 import type { MlfoMetrics } from '../metrics.ts';
 import { MomoError, momoDeploy } from '../momo/momo.ts';
 import { PlacementError, type ServerPlacement, serverSessionId } from './server-placement.ts';

@@ -6,8 +6,8 @@ import { parseArgs } from 'node:util';
 import { linearTopology } from '../generators/linear.ts';
 import { SEED_DEFAULTS, seedTopology } from '../generators/seed.ts';
 import { starTopology } from '../generators/star.ts';
-import { toYaml } from '../spec/spec-yaml.ts';
-import type { TopologySpec } from '../spec/topology-spec.ts';
+import { toYaml } from '../../../common/topology-spec/spec-yaml.ts';
+import type { TopologySpec } from '../../../common/topology-spec/topology-spec.ts';
 import { type Command, UsageError } from './command.ts';
 
 const d = SEED_DEFAULTS;

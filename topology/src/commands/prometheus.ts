@@ -8,8 +8,8 @@ import {
   prometheusConfig,
   scrapeTargets,
 } from '../monitoring/prometheus-config.ts';
-import { readTopologyFile } from '../spec/spec-yaml.ts';
-import { TopologyError } from '../spec/topology-error.ts';
+import { readTopologyFile } from '../../../common/topology-spec/spec-yaml.ts';
+import { TopologyError } from '../../../common/topology-spec/topology-error.ts';
 import { type Command, UsageError } from './command.ts';
 
 const OPTIONS = {

@@ -15,8 +15,8 @@ import {
 import type { EmulatedNetwork } from '../network.ts';
 import { redisUrlProblem } from '../nodes/programs.ts';
 import { defaultRunId } from '../run-id.ts';
-import { readTopologyFile } from '../spec/spec-yaml.ts';
-import { HOST_ROLES, type HostRole, type TopologySpec } from '../spec/topology-spec.ts';
+import { readTopologyFile } from '../../../common/topology-spec/spec-yaml.ts';
+import { HOST_ROLES, type HostRole, type TopologySpec } from '../../../common/topology-spec/topology-spec.ts';
 import { type CliIo, type Command, UsageError } from './command.ts';
 import { numberOption, parse } from './run-target.ts';
 

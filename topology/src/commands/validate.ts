@@ -1,9 +1,9 @@
 // mlfo-topo validate FILE: reads a topology file and prints every problem (file:line:column, field,
 // what is allowed), exit 1; or a one-line summary, exit 0.
 
-import { readTopologyFile } from '../spec/spec-yaml.ts';
-import { TopologyError } from '../spec/topology-error.ts';
-import { linksNeedingNetem } from '../spec/validate.ts';
+import { readTopologyFile } from '../../../common/topology-spec/spec-yaml.ts';
+import { TopologyError } from '../../../common/topology-spec/topology-error.ts';
+import { linksNeedingNetem } from '../../../common/topology-spec/validate.ts';
 import { type Command, UsageError } from './command.ts';
 
 export const command: Command = {

@@ -13,9 +13,10 @@ import { startEmulation } from '../backend.ts';
 import type { BackendName } from '../backend.ts';
 import type { EmulatedNetwork } from '../network.ts';
 import { probeNetem } from '../netns/shaping.ts';
-import type { TopologySpec } from '../spec/topology-spec.ts';
-import { linksNeedingNetem } from '../spec/validate.ts';
-import { loadCohortConfig, planCohortPosts } from '../../../mlfo/src/intent/cohort-config.ts';
+import type { TopologySpec } from '../../../common/topology-spec/topology-spec.ts';
+import { linksNeedingNetem } from '../../../common/topology-spec/validate.ts';
+import { loadCohortConfig, planCohortPosts } from '../../../common/intent/cohort-config.ts';
+import { isEnded } from '../../../common/ended-states.ts';
 import { accuracyChartSvg } from './chart.ts';
 import type { CohortResult, ExperimentReport } from './experiment-report.ts';
 
@@ -244,7 +245,7 @@ async function waitAllEnded(edge: string, deadline: number, signal?: AbortSignal
     const intents = await listIntents(edge);
     // sendintent has returned: every intent it could post is here; none means all were refused
     if (intents.length === 0) throw new Error('the edge MLFO accepted no intent (see sendintent above)');
-    if (intents.every((i) => ['completed', 'failed', 'stopped'].includes(i.state))) return intents;
+    if (intents.every((i) => isEnded(i.state))) return intents;
     if (Date.now() > deadline) {
       throw new Error(`training did not end in time: ${intents.map((i) => `${i.id} ${i.state}`).join(', ')}`);
     }

@@ -2,7 +2,7 @@
 // 10.0.0.0/16 (h<i> at 10.0.0.0 + i). With `fl: true`, h1 is an fl-server and the others fl-clients.
 
 import { TopologyBuilder } from '../spec/builder.ts';
-import type { LinkShape, TopologySpec } from '../spec/topology-spec.ts';
+import type { LinkShape, TopologySpec } from '../../../common/topology-spec/topology-spec.ts';
 import { checkCount, hostAddress, type SmallTopologyOptions } from './star.ts';
 
 export function linearTopology(n: number, opts: SmallTopologyOptions = {}): TopologySpec {

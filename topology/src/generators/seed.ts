@@ -18,8 +18,8 @@
 // 10.0.0.x and 10.0.1.x: 10.0.0.0/16 by default (`prefixLen`, 8–23; 8 is what Mininet used).
 
 import { TopologyBuilder } from '../spec/builder.ts';
-import { TopologyError } from '../spec/topology-error.ts';
-import type { TopologySpec } from '../spec/topology-spec.ts';
+import { TopologyError } from '../../../common/topology-spec/topology-error.ts';
+import type { TopologySpec } from '../../../common/topology-spec/topology-spec.ts';
 
 export interface SeedOptions {
   /** FL servers fed.1 … fed.N at 10.0.0.(100+N); default 3 (the seed experiment's cohorts [30,10,10]) */

@@ -2,8 +2,8 @@
 // (h<i> at 10.0.0.0 + i). With `fl: true`, h1 is an fl-server and the others fl-clients.
 
 import { TopologyBuilder } from '../spec/builder.ts';
-import { TopologyError } from '../spec/topology-error.ts';
-import type { LinkShape, TopologySpec } from '../spec/topology-spec.ts';
+import { TopologyError } from '../../../common/topology-spec/topology-error.ts';
+import type { LinkShape, TopologySpec } from '../../../common/topology-spec/topology-spec.ts';
 
 export interface SmallTopologyOptions {
   /** shaping of every link, e.g. {bandwidthMbps: 100} */

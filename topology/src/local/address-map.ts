@@ -6,8 +6,8 @@
 
 import { readFileSync } from 'node:fs';
 import { endianness } from 'node:os';
-import type { TopologySpec } from '../spec/topology-spec.ts';
-import { parseCidr } from '../spec/validate.ts';
+import type { TopologySpec } from '../../../common/topology-spec/topology-spec.ts';
+import { parseCidr } from '../../../common/topology-spec/validate.ts';
 
 export const FIRST_BLOCK = 100;
 export const LAST_BLOCK = 199;

@@ -6,7 +6,8 @@
 import { connect } from 'node:net';
 import { iperf3Between, pingReport } from '../measure.ts';
 import type { IperfResult, PingReport } from '../network.ts';
-import { mapLimit, run } from '../sh.ts';
+import { mapLimit } from '../../../common/map-limit.ts';
+import { run } from '../sh.ts';
 import { findExecutable } from './processes.ts';
 
 export interface Endpoint {

@@ -28,9 +28,9 @@ import {
 } from '../network.ts';
 import { RUN_ID_PATTERN } from '../run-id.ts';
 import { run } from '../sh.ts';
-import { parseTopologyYaml, toYaml } from '../spec/spec-yaml.ts';
-import type { HostSpec, TopologySpec } from '../spec/topology-spec.ts';
-import { assertValid, effectiveShape, linksNeedingNetem } from '../spec/validate.ts';
+import { parseTopologyYaml, toYaml } from '../../../common/topology-spec/spec-yaml.ts';
+import type { HostSpec, TopologySpec } from '../../../common/topology-spec/topology-spec.ts';
+import { assertValid, effectiveShape, linksNeedingNetem } from '../../../common/topology-spec/validate.ts';
 import { catchStartSignals, noteCleanupFailures } from '../start-signals.ts';
 import { claimBlock, releaseBlock } from './address-claims.ts';
 import {

@@ -12,8 +12,8 @@
 // already sets `instance` to the target address, and queries use it to tell targets apart.
 
 import { Document } from 'yaml';
-import type { HostRole, HostSpec, TopologySpec } from '../spec/topology-spec.ts';
-import { parseCidr } from '../spec/validate.ts';
+import type { HostRole, HostSpec, TopologySpec } from '../../../common/topology-spec/topology-spec.ts';
+import { parseCidr } from '../../../common/topology-spec/validate.ts';
 
 export const DEFAULT_SCRAPE_INTERVAL_S = 5;
 

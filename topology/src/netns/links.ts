@@ -4,8 +4,9 @@
 // backend whose hosts are other kinds of namespaced processes (containers) can reuse it.
 
 import type { LinkChange, ShapeChange } from '../network.ts';
-import { batch, mapLimit } from '../sh.ts';
-import type { LinkShape } from '../spec/topology-spec.ts';
+import { mapLimit } from '../../../common/map-limit.ts';
+import { batch } from '../sh.ts';
+import type { LinkShape } from '../../../common/topology-spec/topology-spec.ts';
 import type { LinkEnd, NetworkPlan, PlannedHost, PlannedLink } from './plan.ts';
 import { rootLegLines } from './root-access.ts';
 import { isShaped, shapeLines } from './shaping.ts';

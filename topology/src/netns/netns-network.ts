@@ -21,8 +21,9 @@ import type {
 } from '../network.ts';
 import { TeardownError, type TeardownReport } from '../network.ts';
 import { procStat } from '../proc.ts';
-import { mapLimit, run } from '../sh.ts';
-import type { TopologySpec } from '../spec/topology-spec.ts';
+import { mapLimit } from '../../../common/map-limit.ts';
+import { run } from '../sh.ts';
+import type { TopologySpec } from '../../../common/topology-spec/topology-spec.ts';
 import { type CgroupLayout, applyLimits, procsFiles } from './cgroups.ts';
 import { changedShapes, reshapeLink } from './links.ts';
 import { type NetworkPlan, type PlannedHost, linkLabel } from './plan.ts';

@@ -17,9 +17,9 @@ import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { EmulatedNetwork } from '../network.ts';
 import { batch } from '../sh.ts';
-import { readTopologyFile, toYaml } from '../spec/spec-yaml.ts';
-import type { TopologySpec } from '../spec/topology-spec.ts';
-import { assertValid } from '../spec/validate.ts';
+import { readTopologyFile, toYaml } from '../../../common/topology-spec/spec-yaml.ts';
+import type { TopologySpec } from '../../../common/topology-spec/topology-spec.ts';
+import { assertValid } from '../../../common/topology-spec/validate.ts';
 import { catchStartSignals, noteCleanupFailures } from '../start-signals.ts';
 import {
   type CgroupLayout,

@@ -11,7 +11,7 @@
 
 import { createHash } from 'node:crypto';
 import { RUN_ID_PATTERN } from '../run-id.ts';
-import type { LinkShape, TopologySpec } from '../spec/topology-spec.ts';
+import type { LinkShape, TopologySpec } from '../../../common/topology-spec/topology-spec.ts';
 
 /** Re-exported for modules that import it from here. */
 export { RUN_ID_PATTERN };

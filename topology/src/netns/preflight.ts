@@ -2,7 +2,7 @@
 // nothing: sch_netem for links with delay/jitter/loss, cgroup controllers for limited hosts, no
 // leftovers of the same run id, the root access leg's routes, which ports can be published.
 
-import type { LinkShape, TopologySpec } from '../spec/topology-spec.ts';
+import type { LinkShape, TopologySpec } from '../../../common/topology-spec/topology-spec.ts';
 import { type CgroupLayout, detectCgroups } from './cgroups.ts';
 import { type NetworkPlan, type PlannedLink, linkLabel, namespacePrefix, needsNetem } from './plan.ts';
 import { type PublishPair, publishPlan } from './publish.ts';

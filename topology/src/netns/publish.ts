@@ -6,7 +6,7 @@ import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { type ForwardPair, startForwarder } from '../forwarder.ts';
 import { procStat } from '../proc.ts';
-import type { TopologySpec } from '../spec/topology-spec.ts';
+import type { TopologySpec } from '../../../common/topology-spec/topology-spec.ts';
 import { ROOT_HOST, type RunState, writeState } from './state.ts';
 
 export type PublishPair = ForwardPair & { host: string };

@@ -5,7 +5,7 @@
 // checkRoutes refuses a subnet that would collide with a route this machine already has.
 
 import { run } from '../sh.ts';
-import type { TopologySpec } from '../spec/topology-spec.ts';
+import type { TopologySpec } from '../../../common/topology-spec/topology-spec.ts';
 import { aliasPrefix, type NetworkPlan } from './plan.ts';
 import type { RootLegRecord } from './state.ts';
 

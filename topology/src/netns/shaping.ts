@@ -4,7 +4,7 @@
 // (`unshare -n`, gone when tc exits), so the probe itself leaves nothing behind.
 
 import { CommandError, run } from '../sh.ts';
-import type { LinkShape } from '../spec/topology-spec.ts';
+import type { LinkShape } from '../../../common/topology-spec/topology-spec.ts';
 
 let netemProbe: Promise<{ available: boolean; reason: string }> | undefined;
 

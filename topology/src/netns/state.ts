@@ -8,7 +8,7 @@
 import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { PublishedPort } from '../network.ts';
-import type { LinkShape } from '../spec/topology-spec.ts';
+import type { LinkShape } from '../../../common/topology-spec/topology-spec.ts';
 
 /** The `host` of process records that run in the root namespace (the port forwarder). */
 export const ROOT_HOST = '(root)';

@@ -31,8 +31,9 @@ import {
 import { delimiter, join, resolve } from 'node:path';
 import { prometheusConfig } from '../monitoring/prometheus-config.ts';
 import type { EmulatedNetwork, HostProcess } from '../network.ts';
-import { toYaml } from '../spec/spec-yaml.ts';
-import type { HostRole, HostSpec } from '../spec/topology-spec.ts';
+import { mapLimit } from '../../../common/map-limit.ts';
+import { toYaml } from '../../../common/topology-spec/spec-yaml.ts';
+import type { HostRole, HostSpec } from '../../../common/topology-spec/topology-spec.ts';
 import {
   type PlannedProgram,
   type ProgramName,
@@ -225,29 +226,6 @@ async function terminate(list: readonly Started[], graceMs: number): Promise<voi
       await waitGone(s, 3000);
     }),
   );
-}
-
-async function mapLimit<T>(
-  items: readonly T[],
-  limit: number,
-  fn: (item: T) => Promise<void>,
-): Promise<void> {
-  let next = 0;
-  let failed = false;
-  const worker = async () => {
-    while (!failed && next < items.length) {
-      const item = items[next++] as T;
-      try {
-        await fn(item);
-      } catch (err) {
-        failed = true;
-        throw err;
-      }
-    }
-  };
-  const results = await Promise.allSettled(Array.from({ length: Math.min(limit, items.length) }, worker));
-  const rejected = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
-  if (rejected) throw rejected.reason;
 }
 
 /**
@@ -491,21 +469,26 @@ class ProgramStarter {
     // the first failure aborts the stage's other waits; it is the error reported
     let first: unknown;
     try {
-      await mapLimit(mine, this.concurrency, async (p) => {
-        try {
-          await this.startOne(p);
-        } catch (err) {
-          first ??= err;
-          this.ac.abort();
-          throw err;
-        }
-        ready++;
-        this.progress(
-          stage === 'adapters'
-            ? `adapters ${ready}/${mine.length} ready`
-            : `${p.program} on ${p.host} (${p.role}) ready${p.url !== undefined ? `: ${p.url}` : ''}`,
-        );
-      });
+      await mapLimit(
+        mine,
+        this.concurrency,
+        async (p) => {
+          try {
+            await this.startOne(p);
+          } catch (err) {
+            first ??= err;
+            this.ac.abort();
+            throw err;
+          }
+          ready++;
+          this.progress(
+            stage === 'adapters'
+              ? `adapters ${ready}/${mine.length} ready`
+              : `${p.program} on ${p.host} (${p.role}) ready${p.url !== undefined ? `: ${p.url}` : ''}`,
+          );
+        },
+        { onFailure: 'stop' },
+      );
     } catch (err) {
       throw first ?? err;
     }

@@ -11,7 +11,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { PORTS } from '../monitoring/prometheus-config.ts';
 import type { BackendName } from '../backend.ts';
-import type { HostRole, HostSpec, TopologySpec } from '../spec/topology-spec.ts';
+import type { HostRole, HostSpec, TopologySpec } from '../../../common/topology-spec/topology-spec.ts';
 import type { Probe } from './readiness.ts';
 
 export const REPO_ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');

@@ -15,7 +15,8 @@ import { createServer as createHttpServer, type Server as HttpServer } from 'nod
 import { createServer, type Server, type Socket, connect } from 'node:net';
 import { parseArgs } from 'node:util';
 import client from 'prom-client';
-import { registerNetDevCounters } from '../../../flower-adapter/src/net-dev.ts';
+import { registerNetDevCounters } from '../../../common/net-dev.ts';
+import { shutdownOnSignal } from '../../../common/shutdown-on-signal.ts';
 
 export const USAGE = `usage: traffic-agent --role sink|source --host IP [options]
   --role           sink (app server) or source (latency prober and bulk sender)
@@ -549,19 +550,8 @@ export async function main(argv = process.argv.slice(2)): Promise<void> {
     console.error(`traffic-agent: cannot start: ${(err as Error).message}`);
     process.exit(1);
   }
-  let closing = false;
-  const shutdown = (sig: string) => {
-    if (closing) return;
-    closing = true;
-    console.log(`${new Date().toISOString()} traffic-agent ${cfg.nodeId}: ${sig}, stopping`);
-    agent.stop().then(
-      () => process.exit(0),
-      (e: Error) => {
-        console.error(e);
-        process.exit(1);
-      },
-    );
-  };
-  process.on('SIGTERM', () => shutdown('SIGTERM'));
-  process.on('SIGINT', () => shutdown('SIGINT'));
+  shutdownOnSignal(() => agent.stop(), {
+    onSignal: (sig) =>
+      console.log(`${new Date().toISOString()} traffic-agent ${cfg.nodeId}: ${sig}, stopping`),
+  });
 }

@@ -8,8 +8,13 @@
 //     .addLink('h1', 's1', { bandwidthMbps: 100, delayMs: 5 })
 //     .build();
 
-import type { HostSpec, InstanceSpec, LinkSpec, TopologySpec } from './topology-spec.ts';
-import { assertValid } from './validate.ts';
+import type {
+  HostSpec,
+  InstanceSpec,
+  LinkSpec,
+  TopologySpec,
+} from '../../../common/topology-spec/topology-spec.ts';
+import { assertValid } from '../../../common/topology-spec/validate.ts';
 
 export type HostOptions = Omit<HostSpec, 'name'>;
 export type LinkOptions = Omit<LinkSpec, 'a' | 'b'>;

@@ -17,7 +17,7 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { linearTopology } from '../../src/generators/linear.ts';
 import type { EmulatedNetwork, HostProcess, TeardownReport } from '../../src/network.ts';
-import type { TopologySpec } from '../../src/spec/topology-spec.ts';
+import type { TopologySpec } from '../../../common/topology-spec/topology-spec.ts';
 
 export interface ConformanceBackend {
   start(spec: TopologySpec, opts: { runId: string; runDir: string }): Promise<EmulatedNetwork>;

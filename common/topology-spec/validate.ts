@@ -11,7 +11,13 @@
 // and the hosts of a segment share one subnet.
 
 import { type Problem, TopologyError } from './topology-error.ts';
-import { HOST_ROLES, type LinkShape, type LinkSpec, type TopologySpec } from './topology-spec.ts';
+import {
+  HOST_ROLES,
+  type HostSpec,
+  type LinkShape,
+  type LinkSpec,
+  type TopologySpec,
+} from './topology-spec.ts';
 
 /** Linux IFNAMSIZ is 16 including the terminating NUL. */
 export const MAX_INTERFACE_NAME = 15;
@@ -131,16 +137,55 @@ export function assertValid(spec: TopologySpec, where = `topology "${spec.name}"
   return spec;
 }
 
+type Fail = (path: string, message: string) => void;
+
+/** What every check of one spec reads: the spec, where problems go, and its node names. */
+interface SpecContext {
+  spec: TopologySpec;
+  fail: Fail;
+  /** hosts and switches by name, with the path that named them first */
+  nodes: Map<string, { kind: 'host' | 'switch'; path: string }>;
+  hostByName: Map<string, HostSpec>;
+  isSwitch: (name: string) => boolean;
+}
+
+/** The L2 picture the links draw, which the segment, reachability and instance checks read. */
+interface Segments {
+  /** nodes at the end of some link */
+  linked: Set<string>;
+  /** switch trees */
+  uf: UnionFind;
+  /** each host's segments: the root of its switch tree, or `link#i` for a host–host link */
+  hostSegments: Map<string, Set<string>>;
+}
+
 export function validateSpec(spec: TopologySpec): Problem[] {
   const problems: Problem[] = [];
-  const fail = (path: string, message: string) => problems.push({ path, message });
+  const fail: Fail = (path, message) => problems.push({ path, message });
 
   if (typeof spec.name !== 'string' || !NAME_RE.test(spec.name)) {
     fail('name', `topology name ${JSON.stringify(spec.name)}; allowed: ${NAME_RULE}`);
   }
+  const nodes = claimNames(spec, fail);
+  const ctx: SpecContext = {
+    spec,
+    fail,
+    nodes,
+    hostByName: new Map(spec.hosts.map((h) => [h.name, h])),
+    isSwitch: (n) => nodes.get(n)?.kind === 'switch',
+  };
+  const cidrs = checkHosts(ctx);
+  const segments = checkLinks(ctx);
+  checkEveryHostLinked(ctx, segments);
+  checkOneSubnetPerSegment(ctx, segments, cidrs);
+  checkPeersReachable(ctx, segments);
+  checkInstances(ctx, segments);
+  return problems;
+}
 
-  // Names: hosts and switches share one namespace (both become interface-name prefixes).
-  const nodes = new Map<string, { kind: 'host' | 'switch'; path: string }>();
+/** Names: hosts and switches share one namespace (both become interface-name prefixes). */
+function claimNames(spec: TopologySpec, fail: Fail): SpecContext['nodes'] {
+  const nodes: SpecContext['nodes'] = new Map();
   const claim = (name: string, kind: 'host' | 'switch', path: string) => {
     if (typeof name !== 'string' || !NAME_RE.test(name)) {
       fail(`${path}.name`, `${kind} name ${JSON.stringify(name)}; allowed: ${NAME_RULE}`);
@@ -158,132 +203,174 @@ export function validateSpec(spec: TopologySpec): Problem[] {
   };
   for (const [i, h] of spec.hosts.entries()) claim(h.name, 'host', `hosts[${i}]`);
   for (const [i, s] of spec.switches.entries()) claim(s.name, 'switch', `switches[${i}]`);
-  const hostByName = new Map(spec.hosts.map((h) => [h.name, h]));
-  const isSwitch = (n: string) => nodes.get(n)?.kind === 'switch';
-  const instanceNames = new Set((spec.instances ?? []).map((i) => i.name));
+  return nodes;
+}
 
-  // Hosts.
+/** Hosts, each on its own; returns the addresses that parsed, by host name. */
+function checkHosts(ctx: SpecContext): Map<string, Cidr> {
   const cidrs = new Map<string, Cidr>();
   const addresses = new Map<string, string>();
   const published = new Map<number, string>();
-  spec.hosts.forEach((h, i) => {
+  const instanceNames = new Set((ctx.spec.instances ?? []).map((i) => i.name));
+  ctx.spec.hosts.forEach((h, i) => {
     const path = `hosts[${i}]`;
     const who = `host ${h.name}`;
-    const cidr = parseCidr(h.ip);
-    if (cidr === undefined) {
-      fail(
-        `${path}.ip`,
-        `${who}: ip ${JSON.stringify(h.ip)}; allowed: an IPv4 address with prefix length 1–30, such as 10.0.1.10/16`,
-      );
-    } else {
-      cidrs.set(h.name, cidr);
-      const broadcast = cidr.network + 2 ** (32 - cidr.prefix) - 1;
-      if (cidr.value === cidr.network || cidr.value === broadcast) {
-        fail(
-          `${path}.ip`,
-          `${who}: ${h.ip} is the ${cidr.value === cidr.network ? 'network' : 'broadcast'} address of ${formatIpv4(cidr.network)}/${cidr.prefix}; ` +
-            `allowed: ${formatIpv4(cidr.network + 1)}–${formatIpv4(broadcast - 1)}`,
-        );
-      }
-      const other = addresses.get(cidr.address);
-      if (other !== undefined) {
-        fail(
-          `${path}.ip`,
-          `${who}: address ${cidr.address} is already host ${other}'s; allowed: each address once`,
-        );
-      } else addresses.set(cidr.address, h.name);
-    }
-    if (!(HOST_ROLES as readonly string[]).includes(h.role)) {
-      fail(`${path}.role`, `${who}: role ${JSON.stringify(h.role)}; allowed: ${HOST_ROLES.join(', ')}`);
-    }
-    if (h.cpus !== undefined && !(Number.isFinite(h.cpus) && h.cpus > 0)) {
-      fail(`${path}.cpus`, `${who}: cpus ${h.cpus}; allowed: a number of cores > 0, such as 2 or 0.5`);
-    }
-    if (h.memoryMb !== undefined && !(Number.isFinite(h.memoryMb) && h.memoryMb >= MIN_MEMORY_MB)) {
-      fail(`${path}.memoryMb`, `${who}: memoryMb ${h.memoryMb}; allowed: a number ≥ ${MIN_MEMORY_MB}`);
-    }
-    for (const [k, v] of Object.entries(h.env ?? {})) {
-      if (!ENV_RE.test(k)) {
-        fail(
-          `${path}.env.${k}`,
-          `${who}: environment variable name ${JSON.stringify(k)}; allowed: [A-Za-z_][A-Za-z0-9_]*`,
-        );
-      }
-      if (typeof v !== 'string')
-        fail(`${path}.env.${k}`, `${who}: env ${k} is not text; allowed: text values`);
-    }
-    if (h.cohort !== undefined) {
-      if (!Number.isInteger(h.cohort) || h.cohort < 1) {
-        fail(`${path}.cohort`, `${who}: cohort ${h.cohort}; allowed: an integer ≥ 1`);
-      }
-      if (h.role !== 'fl-server' && h.role !== 'fl-client') {
-        fail(`${path}.cohort`, `${who} is ${h.role}; allowed: cohort only on fl-server and fl-client hosts`);
-      }
-    }
-    if (h.instance !== undefined && !instanceNames.has(h.instance)) {
-      fail(
-        `${path}.instance`,
-        `${who}: instance ${JSON.stringify(h.instance)} is not defined; allowed: ${listOr([...instanceNames])}`,
-      );
-    }
-    if (h.traffic !== undefined) {
-      if (h.role !== 'traffic-source') {
-        fail(`${path}.traffic`, `${who} is ${h.role}; allowed: traffic only on traffic-source hosts`);
-      }
-      if (!hostByName.has(h.traffic.to) || h.traffic.to === h.name) {
-        fail(
-          `${path}.traffic.to`,
-          `${who}: traffic.to ${JSON.stringify(h.traffic.to)} is not another host; allowed: a host name of this topology`,
-        );
-      }
-      if (!(Number.isFinite(h.traffic.rateMbps) && h.traffic.rateMbps > 0)) {
-        fail(
-          `${path}.traffic.rateMbps`,
-          `${who}: traffic.rateMbps ${h.traffic.rateMbps}; allowed: a number > 0`,
-        );
-      }
-    } else if (h.role === 'traffic-source') {
-      fail(
-        `${path}.traffic`,
-        `${who} is a traffic-source without traffic; allowed: traffic: {to: <host>, rateMbps: <n>}`,
-      );
-    }
-    if (h.parent !== undefined) {
-      if (h.role !== 'mlfo-edge') {
-        fail(`${path}.parent`, `${who} is ${h.role}; allowed: parent only on mlfo-edge hosts`);
-      }
-      if (hostByName.get(h.parent)?.role !== 'mlfo-cloud') {
-        const clouds = spec.hosts.filter((o) => o.role === 'mlfo-cloud').map((o) => o.name);
-        fail(
-          `${path}.parent`,
-          `${who}: parent ${JSON.stringify(h.parent)} is not an mlfo-cloud host; allowed: ${listOr(clouds)}`,
-        );
-      }
-    } else if (h.role === 'mlfo-edge') {
-      fail(`${path}.parent`, `${who} is an mlfo-edge without parent; allowed: parent: <an mlfo-cloud host>`);
-    }
-    for (const [inner, outer] of Object.entries(h.publish ?? {})) {
-      const p = `${path}.publish.${inner}`;
-      if (!isPort(Number(inner)) || !/^\d+$/.test(inner)) {
-        fail(p, `${who}: publish port ${JSON.stringify(inner)}; allowed: a port 1–65535`);
-      }
-      if (!isPort(outer)) {
-        fail(p, `${who}: publish ${inner} as ${outer}; allowed: a port 1–65535`);
-      } else if (published.has(outer)) {
-        fail(
-          p,
-          `${who}: port ${outer} on this machine is already published by host ${published.get(outer)}; allowed: each port once`,
-        );
-      } else published.set(outer, h.name);
-    }
+    checkHostAddress(ctx.fail, h, path, who, cidrs, addresses);
+    checkHostRoleAndResources(ctx.fail, h, path, who);
+    checkHostRelations(ctx, h, path, who, instanceNames);
+    checkHostPublish(ctx.fail, h, path, who, published);
   });
+  return cidrs;
+}
 
-  // Links: ends, shaping, interface names; switch trees and segments.
-  const linked = new Set<string>();
+/** ip: a usable address of its subnet, each address once. */
+function checkHostAddress(
+  fail: Fail,
+  h: HostSpec,
+  path: string,
+  who: string,
+  cidrs: Map<string, Cidr>,
+  addresses: Map<string, string>,
+): void {
+  const cidr = parseCidr(h.ip);
+  if (cidr === undefined) {
+    fail(
+      `${path}.ip`,
+      `${who}: ip ${JSON.stringify(h.ip)}; allowed: an IPv4 address with prefix length 1–30, such as 10.0.1.10/16`,
+    );
+    return;
+  }
+  cidrs.set(h.name, cidr);
+  const broadcast = cidr.network + 2 ** (32 - cidr.prefix) - 1;
+  if (cidr.value === cidr.network || cidr.value === broadcast) {
+    fail(
+      `${path}.ip`,
+      `${who}: ${h.ip} is the ${cidr.value === cidr.network ? 'network' : 'broadcast'} address of ${formatIpv4(cidr.network)}/${cidr.prefix}; ` +
+        `allowed: ${formatIpv4(cidr.network + 1)}–${formatIpv4(broadcast - 1)}`,
+    );
+  }
+  const other = addresses.get(cidr.address);
+  if (other !== undefined) {
+    fail(
+      `${path}.ip`,
+      `${who}: address ${cidr.address} is already host ${other}'s; allowed: each address once`,
+    );
+  } else addresses.set(cidr.address, h.name);
+}
+
+/** role, cpus, memoryMb, env. */
+function checkHostRoleAndResources(fail: Fail, h: HostSpec, path: string, who: string): void {
+  if (!(HOST_ROLES as readonly string[]).includes(h.role)) {
+    fail(`${path}.role`, `${who}: role ${JSON.stringify(h.role)}; allowed: ${HOST_ROLES.join(', ')}`);
+  }
+  if (h.cpus !== undefined && !(Number.isFinite(h.cpus) && h.cpus > 0)) {
+    fail(`${path}.cpus`, `${who}: cpus ${h.cpus}; allowed: a number of cores > 0, such as 2 or 0.5`);
+  }
+  if (h.memoryMb !== undefined && !(Number.isFinite(h.memoryMb) && h.memoryMb >= MIN_MEMORY_MB)) {
+    fail(`${path}.memoryMb`, `${who}: memoryMb ${h.memoryMb}; allowed: a number ≥ ${MIN_MEMORY_MB}`);
+  }
+  for (const [k, v] of Object.entries(h.env ?? {})) {
+    if (!ENV_RE.test(k)) {
+      fail(
+        `${path}.env.${k}`,
+        `${who}: environment variable name ${JSON.stringify(k)}; allowed: [A-Za-z_][A-Za-z0-9_]*`,
+      );
+    }
+    if (typeof v !== 'string') fail(`${path}.env.${k}`, `${who}: env ${k} is not text; allowed: text values`);
+  }
+}
+
+/** The fields naming something else, each allowed on some roles only: cohort, instance, traffic, parent. */
+function checkHostRelations(
+  ctx: SpecContext,
+  h: HostSpec,
+  path: string,
+  who: string,
+  instanceNames: Set<string>,
+): void {
+  const { fail, hostByName } = ctx;
+  if (h.cohort !== undefined) {
+    if (!Number.isInteger(h.cohort) || h.cohort < 1) {
+      fail(`${path}.cohort`, `${who}: cohort ${h.cohort}; allowed: an integer ≥ 1`);
+    }
+    if (h.role !== 'fl-server' && h.role !== 'fl-client') {
+      fail(`${path}.cohort`, `${who} is ${h.role}; allowed: cohort only on fl-server and fl-client hosts`);
+    }
+  }
+  if (h.instance !== undefined && !instanceNames.has(h.instance)) {
+    fail(
+      `${path}.instance`,
+      `${who}: instance ${JSON.stringify(h.instance)} is not defined; allowed: ${listOr([...instanceNames])}`,
+    );
+  }
+  if (h.traffic !== undefined) {
+    if (h.role !== 'traffic-source') {
+      fail(`${path}.traffic`, `${who} is ${h.role}; allowed: traffic only on traffic-source hosts`);
+    }
+    if (!hostByName.has(h.traffic.to) || h.traffic.to === h.name) {
+      fail(
+        `${path}.traffic.to`,
+        `${who}: traffic.to ${JSON.stringify(h.traffic.to)} is not another host; allowed: a host name of this topology`,
+      );
+    }
+    if (!(Number.isFinite(h.traffic.rateMbps) && h.traffic.rateMbps > 0)) {
+      fail(
+        `${path}.traffic.rateMbps`,
+        `${who}: traffic.rateMbps ${h.traffic.rateMbps}; allowed: a number > 0`,
+      );
+    }
+  } else if (h.role === 'traffic-source') {
+    fail(
+      `${path}.traffic`,
+      `${who} is a traffic-source without traffic; allowed: traffic: {to: <host>, rateMbps: <n>}`,
+    );
+  }
+  if (h.parent !== undefined) {
+    if (h.role !== 'mlfo-edge') {
+      fail(`${path}.parent`, `${who} is ${h.role}; allowed: parent only on mlfo-edge hosts`);
+    }
+    if (hostByName.get(h.parent)?.role !== 'mlfo-cloud') {
+      const clouds = ctx.spec.hosts.filter((o) => o.role === 'mlfo-cloud').map((o) => o.name);
+      fail(
+        `${path}.parent`,
+        `${who}: parent ${JSON.stringify(h.parent)} is not an mlfo-cloud host; allowed: ${listOr(clouds)}`,
+      );
+    }
+  } else if (h.role === 'mlfo-edge') {
+    fail(`${path}.parent`, `${who} is an mlfo-edge without parent; allowed: parent: <an mlfo-cloud host>`);
+  }
+}
+
+/** publish: ports, each port of this machine published once over all hosts. */
+function checkHostPublish(
+  fail: Fail,
+  h: HostSpec,
+  path: string,
+  who: string,
+  published: Map<number, string>,
+): void {
+  for (const [inner, outer] of Object.entries(h.publish ?? {})) {
+    const p = `${path}.publish.${inner}`;
+    if (!isPort(Number(inner)) || !/^\d+$/.test(inner)) {
+      fail(p, `${who}: publish port ${JSON.stringify(inner)}; allowed: a port 1–65535`);
+    }
+    if (!isPort(outer)) {
+      fail(p, `${who}: publish ${inner} as ${outer}; allowed: a port 1–65535`);
+    } else if (published.has(outer)) {
+      fail(
+        p,
+        `${who}: port ${outer} on this machine is already published by host ${published.get(outer)}; allowed: each port once`,
+      );
+    } else published.set(outer, h.name);
+  }
+}
+
+/** Links: ends, shaping, interface names; switch trees and segments. */
+function checkLinks(ctx: SpecContext): Segments {
+  const { spec, fail, nodes, isSwitch } = ctx;
+  const segments: Segments = { linked: new Set(), uf: new UnionFind(), hostSegments: new Map() };
+  const { linked, uf, hostSegments } = segments;
   const names = interfaceNames(spec);
-  const uf = new UnionFind();
-  /** each host's segments: the root of its switch tree, or `link#i` for a host–host link */
-  const hostSegments = new Map<string, Set<string>>();
   const attach = (host: string, segment: string) => {
     const set = hostSegments.get(host) ?? new Set<string>();
     set.add(segment);
@@ -316,17 +403,7 @@ export function validateSpec(spec: TopologySpec): Problem[] {
           fail,
         );
     }
-    const ifs = names[i];
-    for (const end of ['a', 'b'] as const) {
-      const ifname = ifs?.[end] ?? '';
-      if (ifname.length > MAX_INTERFACE_NAME) {
-        fail(
-          `${path}.${end}`,
-          `${label}: interface name ${ifname} of ${l[end]} (its link #${ifname.slice(ifname.lastIndexOf('-eth') + 4)}) is ${ifname.length} characters; ` +
-            `allowed: at most ${MAX_INTERFACE_NAME} (Linux IFNAMSIZ): shorten the name ${l[end]} or give it fewer links`,
-        );
-      }
-    }
+    checkInterfaceNames(fail, l, names[i], path, label);
     if (!endsKnown || l.a === l.b) return;
     const [sa, sb] = [isSwitch(l.a), isSwitch(l.b)];
     if (sa && sb) {
@@ -344,17 +421,45 @@ export function validateSpec(spec: TopologySpec): Problem[] {
     }
   });
   for (const e of hostEnds) attach(e.host, uf.find(e.switchOrLink));
+  return segments;
+}
 
-  spec.hosts.forEach((h, i) => {
-    if (!linked.has(h.name) && nodes.get(h.name)?.path === `hosts[${i}]`) {
+function checkInterfaceNames(
+  fail: Fail,
+  l: LinkSpec,
+  ifs: LinkInterfaces | undefined,
+  path: string,
+  label: string,
+): void {
+  for (const end of ['a', 'b'] as const) {
+    const ifname = ifs?.[end] ?? '';
+    if (ifname.length > MAX_INTERFACE_NAME) {
       fail(
+        `${path}.${end}`,
+        `${label}: interface name ${ifname} of ${l[end]} (its link #${ifname.slice(ifname.lastIndexOf('-eth') + 4)}) is ${ifname.length} characters; ` +
+          `allowed: at most ${MAX_INTERFACE_NAME} (Linux IFNAMSIZ): shorten the name ${l[end]} or give it fewer links`,
+      );
+    }
+  }
+}
+
+function checkEveryHostLinked(ctx: SpecContext, { linked }: Segments): void {
+  ctx.spec.hosts.forEach((h, i) => {
+    if (!linked.has(h.name) && ctx.nodes.get(h.name)?.path === `hosts[${i}]`) {
+      ctx.fail(
         `hosts[${i}]`,
         `host ${h.name} is in no link; allowed: every host linked to a switch or another host`,
       );
     }
   });
+}
 
-  // One subnet per segment.
+/** One subnet per segment. */
+function checkOneSubnetPerSegment(
+  ctx: SpecContext,
+  { hostSegments }: Segments,
+  cidrs: Map<string, Cidr>,
+): void {
   const segmentHosts = new Map<string, string[]>();
   for (const [host, segs] of hostSegments) {
     for (const s of segs) segmentHosts.set(s, [...(segmentHosts.get(s) ?? []), host]);
@@ -368,35 +473,42 @@ export function validateSpec(spec: TopologySpec): Problem[] {
       const c = cidrs.get(m);
       if (c === undefined || (c.prefix === f.prefix && c.network === f.network) || reported.has(m)) continue;
       reported.add(m);
-      const idx = spec.hosts.findIndex((h) => h.name === m);
-      fail(
+      const idx = ctx.spec.hosts.findIndex((h) => h.name === m);
+      ctx.fail(
         `hosts[${idx}].ip`,
         `host ${m} (${c.address}/${c.prefix}, subnet ${formatIpv4(c.network)}/${c.prefix}) shares an L2 segment with host ${first} ` +
           `(subnet ${formatIpv4(f.network)}/${f.prefix}); allowed: one subnet per segment (there are no routers)`,
       );
     }
   }
+}
+
+/** A host's traffic.to and parent must share an L2 segment with it: there are no routers. */
+function checkPeersReachable(ctx: SpecContext, { linked, hostSegments }: Segments): void {
   const sameSegment = (a: string, b: string) => {
     const sa = hostSegments.get(a);
     const sb = hostSegments.get(b);
     return sa !== undefined && sb !== undefined && [...sa].some((s) => sb.has(s));
   };
-  spec.hosts.forEach((h, i) => {
+  ctx.spec.hosts.forEach((h, i) => {
     const checks: Array<[string, string | undefined]> = [
       ['traffic.to', h.traffic?.to],
       ['parent', h.parent],
     ];
     for (const [field, other] of checks) {
-      if (other === undefined || !hostByName.has(other) || other === h.name) continue;
+      if (other === undefined || !ctx.hostByName.has(other) || other === h.name) continue;
       if (!linked.has(h.name) || !linked.has(other) || sameSegment(h.name, other)) continue;
-      fail(
+      ctx.fail(
         `hosts[${i}].${field}`,
         `host ${h.name}: ${field} ${other} is on another L2 segment, unreachable without a router; allowed: a host connected to ${h.name} through switches`,
       );
     }
   });
+}
 
-  // Instances.
+/** Instances: names, kind, switch, resources, and that their member hosts sit behind the switch and fit. */
+function checkInstances(ctx: SpecContext, { linked, uf, hostSegments }: Segments): void {
+  const { spec, fail, isSwitch } = ctx;
   const seenInstances = new Set<string>();
   (spec.instances ?? []).forEach((inst, i) => {
     const path = `instances[${i}]`;
@@ -455,15 +567,9 @@ export function validateSpec(spec: TopologySpec): Problem[] {
       }
     }
   });
-  return problems;
 }
 
-function checkShape(
-  s: LinkShape,
-  path: string,
-  label: string,
-  fail: (path: string, message: string) => void,
-): void {
+function checkShape(s: LinkShape, path: string, label: string, fail: Fail): void {
   if (s.bandwidthMbps !== undefined && !(Number.isFinite(s.bandwidthMbps) && s.bandwidthMbps > 0)) {
     fail(
       `${path}.bandwidthMbps`,

@@ -6,22 +6,12 @@
 
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { resolve as resolvePath } from 'node:path';
-import {
-  allowedFor,
-  checkFlSetting,
-  describeYaml,
-  entryOf,
-  FORM_FIELD_OF,
-  formatProblem,
-  IntentError,
-  type Problem,
-  ProblemList,
-  parseIntentYaml,
-  readYaml,
-  STRATEGY_SETTINGS,
-  type StrategySetting,
-  type YamlValue,
-} from './intent-schema.ts';
+import { describeYaml, entryOf, readYaml, type YamlMap, type YamlValue } from '../yaml/located-yaml.ts';
+import { formatProblem, type Problem } from '../yaml/problem.ts';
+import { ProblemList } from '../yaml/problem-list.ts';
+import { FORM_FIELD_OF, STRATEGY_SETTINGS, type StrategySetting } from './intent-schema.ts';
+import { IntentError, parseIntentYaml } from './parse-intent.ts';
+import { allowedFor, checkFlSetting } from './setting-rules.ts';
 
 type FormField = (typeof FORM_FIELD_OF)[StrategySetting];
 /** The optional per-cohort lists are named after the form field they fill: sameserverdist, avgalgodist, … */
@@ -103,42 +93,67 @@ export function parseCohortConfig(text: string, fileName: string, baseDir: strin
   for (const e of root.entries) {
     if (!KEYS.includes(e.key)) problems.fail(e.key, e, `unknown key; allowed: ${KEYS.join(', ')}`);
   }
+  const mlfoadd = readMlfoadd(problems, root);
+  const timegapSeconds = readTimegap(problems, root);
+  const sizes = readSizes(problems, root, fileName);
+  const lists = new PerCohortLists(problems, root, sizes.length);
+  const intents = readIntents(problems, root, lists, baseDir);
+  const fields = readFields(problems, lists, sizes.length);
+  checkFieldsTogether(problems, root, fields);
+  if (problems.problems.length > 0) throw new CohortConfigError(fileName, problems.problems);
 
-  let mlfoadd = DEFAULT_MLFOADD;
+  const cohorts: Cohort[] = sizes.map((size, i) => {
+    const intent = intents[i]!;
+    const f = fields[i]!;
+    warnUnreachableMinav(problems, root, fields, i, size);
+    return { size, intentFile: intent.abs, intentPath: intent.rel, intentID: intent.intentID, fields: f };
+  });
+  return {
+    fileName,
+    mlfoadd,
+    timegapSeconds,
+    cohorts,
+    warnings: problems.warnings.map((w) => formatProblem(w, fileName)),
+  };
+}
+
+/** mlfoadd: the MLFO's /receive URL, http or https. */
+function readMlfoadd(problems: ProblemList, root: YamlMap): string {
   const addEntry = entryOf(root, 'mlfoadd');
-  if (addEntry !== undefined) {
-    const v = scalar(problems, 'mlfoadd', addEntry.value, 'the MLFO URL, e.g. http://127.0.0.1:8001/receive');
-    if (v !== undefined) {
-      let ok = false;
-      try {
-        ok = ['http:', 'https:'].includes(new URL(v).protocol);
-      } catch {}
-      if (ok) mlfoadd = v;
-      else
-        problems.fail(
-          'mlfoadd',
-          addEntry.value,
-          `got ${JSON.stringify(v)}; allowed: an http:// or https:// URL such as ${DEFAULT_MLFOADD}`,
-        );
-    }
-  }
+  if (addEntry === undefined) return DEFAULT_MLFOADD;
+  const v = scalar(problems, 'mlfoadd', addEntry.value, 'the MLFO URL, e.g. http://127.0.0.1:8001/receive');
+  if (v === undefined) return DEFAULT_MLFOADD;
+  let ok = false;
+  try {
+    ok = ['http:', 'https:'].includes(new URL(v).protocol);
+  } catch {}
+  if (ok) return v;
+  problems.fail(
+    'mlfoadd',
+    addEntry.value,
+    `got ${JSON.stringify(v)}; allowed: an http:// or https:// URL such as ${DEFAULT_MLFOADD}`,
+  );
+  return DEFAULT_MLFOADD;
+}
 
-  let timegapSeconds = 0;
+/** timegap: seconds between two posts. */
+function readTimegap(problems: ProblemList, root: YamlMap): number {
   const gapEntry = entryOf(root, 'timegap');
-  if (gapEntry !== undefined) {
-    const v = scalar(problems, 'timegap', gapEntry.value, 'seconds between two posts');
-    if (v !== undefined) {
-      const n = Number(v);
-      if (/^\d+(\.\d+)?$/.test(v) && n <= MAX_TIMEGAP_SECONDS) timegapSeconds = n;
-      else
-        problems.fail(
-          'timegap',
-          gapEntry.value,
-          `got ${JSON.stringify(v)}; allowed: seconds in [0, ${MAX_TIMEGAP_SECONDS}]`,
-        );
-    }
-  }
+  if (gapEntry === undefined) return 0;
+  const v = scalar(problems, 'timegap', gapEntry.value, 'seconds between two posts');
+  if (v === undefined) return 0;
+  const n = Number(v);
+  if (/^\d+(\.\d+)?$/.test(v) && n <= MAX_TIMEGAP_SECONDS) return n;
+  problems.fail(
+    'timegap',
+    gapEntry.value,
+    `got ${JSON.stringify(v)}; allowed: seconds in [0, ${MAX_TIMEGAP_SECONDS}]`,
+  );
+  return 0;
+}
 
+/** cohortdistr: the cohort sizes, whose clients must fit between FIRST_IPSTART and the last host address. */
+function readSizes(problems: ProblemList, root: YamlMap, fileName: string): number[] {
   const distrEntry = entryOf(root, 'cohortdistr');
   const sizesNodes = list(problems, 'cohortdistr', distrEntry?.value, root);
   if (distrEntry === undefined)
@@ -148,7 +163,6 @@ export function parseCohortConfig(text: string, fileName: string, baseDir: strin
       problems.fail('cohortdistr', distrEntry?.value, 'is empty; expected at least one cohort size');
     throw new CohortConfigError(fileName, problems.problems);
   }
-  const n = sizesNodes.length;
   const sizes = sizesNodes.map((node, i) => {
     const v = scalar(problems, `cohortdistr[${i}]`, node, 'a cohort size');
     if (v === undefined) return 0;
@@ -170,27 +184,45 @@ export function parseCohortConfig(text: string, fileName: string, baseDir: strin
       `the cohorts hold ${total} clients, which runs from 10.0.1.${FIRST_IPSTART} past 10.0.1.${LAST_HOST_OCTET}; allowed: at most ${LAST_HOST_OCTET - FIRST_IPSTART + 1} clients in all`,
     );
   }
+  return sizes;
+}
 
-  const sameLength = (key: string): YamlValue[] | undefined => {
-    const e = entryOf(root, key);
-    const items = list(problems, key, e?.value, root);
-    if (items !== undefined && items.length !== n) {
-      problems.fail(
+/** The lists with one value per cohort (intentdist, the *dist lists): each as long as cohortdistr. */
+class PerCohortLists {
+  constructor(
+    private readonly problems: ProblemList,
+    private readonly root: YamlMap,
+    readonly n: number,
+  ) {}
+
+  get(key: string): YamlValue[] | undefined {
+    const e = entryOf(this.root, key);
+    const items = list(this.problems, key, e?.value, this.root);
+    if (items !== undefined && items.length !== this.n) {
+      this.problems.fail(
         key,
         e?.value,
-        `has ${items.length} value${items.length === 1 ? '' : 's'} but cohortdistr has ${n}; allowed: one value per cohort (${n})`,
+        `has ${items.length} value${items.length === 1 ? '' : 's'} but cohortdistr has ${this.n}; allowed: one value per cohort (${this.n})`,
       );
       return undefined;
     }
     return items;
-  };
+  }
+}
 
+/** intentdist: one intent file per cohort, relative to the config, each a valid intent (read once). */
+function readIntents(
+  problems: ProblemList,
+  root: YamlMap,
+  lists: PerCohortLists,
+  baseDir: string,
+): Array<{ rel: string; abs: string; intentID: string } | undefined> {
   const intentsEntry = entryOf(root, 'intentdist');
   if (intentsEntry === undefined)
-    problems.fail('intentdist', root, `missing; expected ${n} intent file names, one per cohort`);
-  const intentNodes = sameLength('intentdist') ?? [];
+    problems.fail('intentdist', root, `missing; expected ${lists.n} intent file names, one per cohort`);
+  const intentNodes = lists.get('intentdist') ?? [];
   const loaded = new Map<string, string>();
-  const intents = intentNodes.map((node, i) => {
+  return intentNodes.map((node, i) => {
     const path = `intentdist[${i}]`;
     const rel = scalar(problems, path, node, 'an intent file name');
     if (rel === undefined) return undefined;
@@ -220,12 +252,19 @@ export function parseCohortConfig(text: string, fileName: string, baseDir: strin
     }
     return { rel, abs, intentID };
   });
+}
 
-  const fields: Array<Partial<Record<FormField, string>>> = sizes.map(() => ({}));
+/** The *dist lists: per cohort, the form fields, each value checked with the FL rules. */
+function readFields(
+  problems: ProblemList,
+  lists: PerCohortLists,
+  n: number,
+): Array<Partial<Record<FormField, string>>> {
+  const fields: Array<Partial<Record<FormField, string>>> = Array.from({ length: n }, () => ({}));
   for (const setting of STRATEGY_SETTINGS) {
     const key = distKey(setting);
     const field = FORM_FIELD_OF[setting];
-    const items = sameLength(key);
+    const items = lists.get(key);
     if (items === undefined) continue;
     items.forEach((node, i) => {
       const v = scalar(problems, `${key}[${i}]`, node, allowedFor(setting));
@@ -235,6 +274,15 @@ export function parseCohortConfig(text: string, fileName: string, baseDir: strin
       else (fields[i] as Record<string, string>)[field] = v;
     });
   }
+  return fields;
+}
+
+/** Rules between fields: minfit ≤ minav per cohort; the first cohort has no server to reuse. */
+function checkFieldsTogether(
+  problems: ProblemList,
+  root: YamlMap,
+  fields: Array<Partial<Record<FormField, string>>>,
+): void {
   fields.forEach((f, i) => {
     if (f.minfit !== undefined && f.minav !== undefined && Number(f.minfit) > Number(f.minav)) {
       problems.fail(
@@ -251,34 +299,31 @@ export function parseCohortConfig(text: string, fileName: string, baseDir: strin
       'yes means "reuse the previous cohort\'s FL server", but the first cohort has none before it; allowed here: no, nor',
     );
   }
-  if (problems.problems.length > 0) throw new CohortConfigError(fileName, problems.problems);
+}
 
-  const cohorts: Cohort[] = sizes.map((size, i) => {
-    const intent = intents[i]!;
-    const f = fields[i]!;
-    const next = fields[i + 1];
-    // With sameserver yes on the next cohort the server is shared, so this cohort alone need not reach minav.
-    if (
-      f.minav !== undefined &&
-      Number(f.minav) > size &&
-      next?.sameserver?.toLowerCase() !== 'yes' &&
-      f.sameserver?.toLowerCase() !== 'yes'
-    ) {
-      problems.warn(
-        `minavdist[${i}]`,
-        entryOf(root, 'minavdist')?.value,
-        `minav ${f.minav} is more than cohort ${i}'s ${size} clients: its FL server will wait for clients that never come`,
-      );
-    }
-    return { size, intentFile: intent.abs, intentPath: intent.rel, intentID: intent.intentID, fields: f };
-  });
-  return {
-    fileName,
-    mlfoadd,
-    timegapSeconds,
-    cohorts,
-    warnings: problems.warnings.map((w) => formatProblem(w, fileName)),
-  };
+/** A warning when cohort i's minav exceeds its clients and no shared server makes up the difference. */
+function warnUnreachableMinav(
+  problems: ProblemList,
+  root: YamlMap,
+  fields: Array<Partial<Record<FormField, string>>>,
+  i: number,
+  size: number,
+): void {
+  const f = fields[i]!;
+  const next = fields[i + 1];
+  // With sameserver yes on the next cohort the server is shared, so this cohort alone need not reach minav.
+  if (
+    f.minav !== undefined &&
+    Number(f.minav) > size &&
+    next?.sameserver?.toLowerCase() !== 'yes' &&
+    f.sameserver?.toLowerCase() !== 'yes'
+  ) {
+    problems.warn(
+      `minavdist[${i}]`,
+      entryOf(root, 'minavdist')?.value,
+      `minav ${f.minav} is more than cohort ${i}'s ${size} clients: its FL server will wait for clients that never come`,
+    );
+  }
 }
 
 export function loadCohortConfig(path: string): CohortConfig {

@@ -1,9 +1,9 @@
 // Topology problems and the error that carries all of them. The YAML reader, the validator and the
 // builder report through these, so a bad spec reads the same whichever way it was written. The
-// Problem shape and its formatting are the MLFO's (mlfo/src/intent/intent-schema.ts): path, line,
-// column, message.
+// Problem shape and its formatting are those of every YAML checker (common/yaml/problem.ts): path,
+// line, column, message.
 
-import { formatProblem, type Problem, type SourcePosition } from '../../../mlfo/src/intent/intent-schema.ts';
+import { formatProblem, type Problem, type SourcePosition } from '../yaml/problem.ts';
 
 export type { Problem, SourcePosition };
 

@@ -3,8 +3,8 @@
 // clientNet (the seed's ipstart arithmetic, <clientNet>.<ipstart>) is the /24 holding the most
 // fl-clients; 10.0.1 (the seed's) when there are none.
 
-import type { TopologySpec } from '../spec/topology-spec.ts';
-import { parseCidr } from '../spec/validate.ts';
+import type { TopologySpec } from './topology-spec.ts';
+import { parseCidr } from './validate.ts';
 
 export interface MlfoInventoryNode {
   name: string;

@@ -20,7 +20,7 @@ import {
   simpleIntents,
   testNet,
   waitIntent,
-} from './support/cluster.ts';
+} from '../../mlfo/test/support/cluster.ts';
 
 const net = testNet(4);
 const nodes: NodeSpec[] = [

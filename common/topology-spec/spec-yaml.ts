@@ -1,5 +1,5 @@
-// Topology YAML ↔ TopologySpec. parseTopologyYaml reads the file with the MLFO's located-YAML reader
-// (mlfo/src/intent/intent-schema.ts), checks its shape (kinds of values, unknown keys: a typo is an
+// Topology YAML ↔ TopologySpec. parseTopologyYaml reads the file with the located-YAML reader
+// (common/yaml/located-yaml.ts), checks its shape (kinds of values, unknown keys: a typo is an
 // error, never ignored), then runs the validator and gives every problem its file:line:column.
 // toYaml writes a spec back in the same form, one host or link per line.
 //
@@ -17,14 +17,8 @@
 
 import { readFileSync } from 'node:fs';
 import { Document, isMap, isSeq, visit } from 'yaml';
-import {
-  describeYaml,
-  entryOf,
-  ProblemList,
-  readYaml,
-  type YamlMap,
-  type YamlValue,
-} from '../../../mlfo/src/intent/intent-schema.ts';
+import { describeYaml, entryOf, readYaml, type YamlMap, type YamlValue } from '../yaml/located-yaml.ts';
+import { ProblemList } from '../yaml/problem-list.ts';
 import { locateProblems, type Problem, type SourcePosition, TopologyError } from './topology-error.ts';
 import type {
   HostSpec,

@@ -9,7 +9,7 @@ import {
   loadCohortConfig,
   parseCohortConfig,
   planCohortPosts,
-} from '../src/intent/cohort-config.ts';
+} from '../intent/cohort-config.ts';
 
 const intentsDir = new URL('../../intents', import.meta.url).pathname;
 

@@ -1,0 +1,86 @@
+// The intent's names and shape: the name lists an intent, a catalog, a /receive form or a cohort
+// config may use (strategies, sources, models, constraints, FL settings) and the typed Intent that
+// parse-intent.ts checks a YAML upload (or a decoded MoMo message) into. The FL setting rules are in
+// setting-rules.ts; the mlfo resolves an Intent to an FL pipeline (mlfo/src/intent/resolve.ts).
+
+import type { SourcePosition } from '../yaml/problem.ts';
+
+import { STRATEGY_NAMES, STRATEGY_SEED_SPELLING, type StrategyName } from '../strategies.ts';
+
+// The strategy names are the shared contract (common/strategies.ts), which the adapter's strategy
+// table must cover. The other name lists mirror the flower-adapter's (MODEL_NAMES in
+// src/ml/models.ts, DATASET_NAMES in src/ml/datasets/registry.ts). They are copied, not imported:
+// the MLFO reaches the adapter over HTTP only, and importing those modules would load tfjs into the
+// MLFO for a list of names. mlfo/test/intent.test.ts compares the copies with the originals.
+export { STRATEGY_NAMES, STRATEGY_SEED_SPELLING, type StrategyName };
+
+export const SOURCE_NAMES = ['handmnist', 'fashionmnist', 'cifar'] as const;
+export type SourceName = (typeof SOURCE_NAMES)[number];
+
+/** Model names a catalog or intent may name: the adapter's plus the seed's `mobilenet`. */
+export const MODEL_NAMES = ['simple', 'complex', 'mobilenet'] as const;
+export type ModelName = (typeof MODEL_NAMES)[number];
+/** The models the flower-adapter can actually train; the others are accepted with a warning. */
+export const ADAPTER_MODEL_NAMES: readonly ModelName[] = ['simple', 'complex'];
+
+/** Seed semantics: `no` a new FL server, `nor` a new one with server numbering reset, `yes` reuse the previous one. */
+export const SAMESERV_VALUES = ['no', 'nor', 'yes'] as const;
+export type SameServ = (typeof SAMESERV_VALUES)[number];
+
+export const CONSTRAINT_NAMES = [
+  'privacylevel',
+  'sourcekind',
+  'modelkind',
+  'avgalgo',
+  'fracfit',
+  'minfit',
+  'minav',
+  'numround',
+  'sameserv',
+] as const;
+export type ConstraintName = (typeof CONSTRAINT_NAMES)[number];
+
+/** The FL settings a user may give per intent (constraint) or per post (/receive form field). */
+export const STRATEGY_SETTINGS = ['avgalgo', 'fracfit', 'minfit', 'minav', 'numround', 'sameserv'] as const;
+export type StrategySetting = (typeof STRATEGY_SETTINGS)[number];
+/** Each one's /receive form field: the seed's form spelled sameserv as sameserver. */
+export const FORM_FIELD_OF = {
+  avgalgo: 'avgalgo',
+  fracfit: 'fracfit',
+  minfit: 'minfit',
+  minav: 'minav',
+  numround: 'numround',
+  sameserv: 'sameserver',
+} as const satisfies Record<StrategySetting, string>;
+
+/** Constraints as strings, exactly as MoMo carries them. */
+export type Constraints = Partial<Record<ConstraintName, string>>;
+
+/** The same constraints checked and typed. */
+export interface ParsedConstraints {
+  privacylevel?: 'high';
+  sourcekind?: SourceName;
+  modelkind?: ModelName;
+  avgalgo?: StrategyName;
+  fracfit?: number;
+  minfit?: number;
+  minav?: number;
+  numround?: number;
+  sameserv?: SameServ;
+}
+
+export interface Target {
+  id: string;
+  operation: string;
+  operand: string;
+  constraints: Constraints;
+  parsed: ParsedConstraints;
+}
+
+export interface Intent {
+  intentID: string;
+  targets: Target[];
+  /** Where each field sat in the uploaded file, keyed by path (e.g. `targets[0].constraints.fracfit`). */
+  positions?: Record<string, SourcePosition>;
+  fileName?: string;
+}
