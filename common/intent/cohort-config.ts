@@ -292,13 +292,6 @@ function checkFieldsTogether(
       );
     }
   });
-  if (fields[0]?.sameserver?.toLowerCase() === 'yes') {
-    problems.fail(
-      'sameserverdist[0]',
-      entryOf(root, 'sameserverdist')?.value,
-      'yes means "reuse the previous cohort\'s FL server", but the first cohort has none before it; allowed here: no, nor',
-    );
-  }
 }
 
 /** A warning when cohort i's minav exceeds its clients and no shared server makes up the difference. */

@@ -23,7 +23,7 @@ export type ModelName = (typeof MODEL_NAMES)[number];
 /** The models the flower-adapter can actually train; the others are accepted with a warning. */
 export const ADAPTER_MODEL_NAMES: readonly ModelName[] = ['simple', 'complex'];
 
-/** Seed semantics: `no` a new FL server, `nor` a new one with server numbering reset, `yes` reuse the previous one. */
+/** Seed semantics: `no` a new FL server, `nor` a new one with server numbering reset, `yes` share the FL server of earlier cohorts of the same settings (see server-placement.ts). */
 export const SAMESERV_VALUES = ['no', 'nor', 'yes'] as const;
 export type SameServ = (typeof SAMESERV_VALUES)[number];
 

@@ -100,6 +100,19 @@ describe('parseCohortConfig', () => {
     );
   });
 
+  it('takes sameserver yes on every cohort: the first places the shared FL server, the next ones join it', () => {
+    const cfg = parseCohortConfig(
+      base('sameserverdist: [yes, yes]\nminfitdist: [5, 5]\nminavdist: [5, 5]\n'),
+      'c.yaml',
+      dir,
+    );
+    assert.deepEqual(cfg.warnings, [], 'minav 5 over the two cohorts (3 + 2 clients) is reachable');
+    assert.deepEqual(
+      planCohortPosts(cfg).map((p) => p.fields.sameserver),
+      ['yes', 'yes'],
+    );
+  });
+
   type Case = [name: string, text: string, fragment: RegExp, where?: { line: number; column?: number }];
   const cases: Case[] = [
     [
@@ -155,11 +168,6 @@ describe('parseCohortConfig', () => {
       'unknown sameserver',
       base('sameserverdist: [no, perhaps]\n'),
       /sameserverdist\[1\]: got "perhaps"; allowed: one of no, nor, yes/,
-    ],
-    [
-      'first cohort reuses a server',
-      base('sameserverdist: [yes, no]\n'),
-      /sameserverdist\[0\]: yes means "reuse the previous cohort's FL server"/,
     ],
     [
       'minfit above minav',
