@@ -6,6 +6,7 @@
 // per client node at a time, taken at submit for ipstart cohorts and by the lease step otherwise.
 
 import type { Redis } from 'ioredis';
+import type { RoundSummary } from '../../common/adapter-api.ts';
 import { isEnded } from '../../common/ended-states.ts';
 import type { Intent } from '../../common/intent/intent-schema.ts';
 import type { ResolvedPipeline } from './intent/resolve.ts';
@@ -34,15 +35,11 @@ export interface ClientRecord {
   error?: string;
 }
 
-/** One FL round of an intent, as its server reported it. */
-export interface IntentRound {
-  round: number;
-  loss?: number;
-  accuracy?: number;
-  fitResults?: number;
-  fitFailures?: number;
-  durationMs?: number;
-}
+/** One FL round of an intent: what its server's session reported of it. */
+export type IntentRound = Pick<
+  RoundSummary,
+  'round' | 'loss' | 'accuracy' | 'fitResults' | 'fitFailures' | 'durationMs'
+>;
 
 export interface IntentRecord {
   /** this deployment's id: <intentID>.<n> */
