@@ -1,8 +1,9 @@
 // docker-compose.yml: validated by Debian's docker-compose 1.29 (`docker-compose config`, no Docker
 // engine needed; a typo makes it fail), and checked against the deployment's topology
 // (monitoring/compose/topology.yaml: same addresses, the MLFOs' inventory), the Prometheus config
-// it mounts, Grafana's provisioning, the image's entry point and the compose cohort config.
-// The image itself is not built here (no container registry for its base image).
+// it mounts, Grafana's provisioning, the image's entry point and the compose cohort config. The
+// file as read here has its ${VAR:-default} substitutions at their defaults. compose-up.test.ts
+// brings it up for real.
 
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
@@ -32,6 +33,8 @@ interface Service {
   environment?: Record<string, string>;
   ports?: string[];
   volumes?: string[];
+  profiles?: string[];
+  restart?: string;
   networks?: Record<string, { ipv4_address?: string } | null>;
   depends_on?: unknown;
 }
@@ -43,7 +46,11 @@ interface ComposeFile {
   >;
 }
 
-const compose = parse(readFileSync(COMPOSE_FILE, 'utf8'), { merge: true }) as ComposeFile;
+/** The compose file's text with every `${VAR:-default}` at its default, as with no such variable set. */
+function atDefaults(text: string): string {
+  return text.replace(/\$\{\w+:-([^}]*)\}/g, '$1');
+}
+const compose = parse(atDefaults(readFileSync(COMPOSE_FILE, 'utf8')), { merge: true }) as ComposeFile;
 const topology = readTopologyFile(join(ROOT, TOPOLOGY_FILE)).spec;
 
 function runCompose(file: string): { code: number; output: string } {
@@ -62,22 +69,37 @@ describe('docker-compose.yml', () => {
     const broken = join(dir, 'docker-compose.yml');
     writeFileSync(
       broken,
-      readFileSync(COMPOSE_FILE, 'utf8').replace('ipv4_address: 10.0.1.10', 'ipv4_adress: 10.0.1.10'),
+      readFileSync(COMPOSE_FILE, 'utf8').replace(
+        `ipv4_address: \${MLFO_NET:-10.0}.1.10`,
+        `ipv4_adress: \${MLFO_NET:-10.0}.1.10`,
+      ),
     );
     const bad = runCompose(broken);
     assert.notEqual(bad.code, 0);
     assert.match(bad.output, /ipv4_adress/);
   });
 
-  it('runs redis, both MLFOs, flower-adapters, prometheus and grafana; the project image is built, not pulled', () => {
+  it('runs redis, both MLFOs, flower-adapters, prometheus and grafana (a profile); nothing is pulled but grafana', () => {
     const s = compose.services;
     for (const name of ['redis', 'mlfo-cloud', 'mlfo-edge', 'prometheus', 'grafana'])
       assert.ok(s[name], name);
     const adapters = Object.entries(s).filter(([, v]) => v.command?.[0] === 'flower-adapter');
     assert.ok(adapters.length >= 3 && adapters.length <= 5, `${adapters.length} flower-adapters`);
+    // the images come from `npm run image`: the project image, and the base for redis and prometheus
     for (const [name, v] of Object.entries(s)) {
-      if (v.image === 'mlfo:latest') assert.equal(v.build, '.', `${name} builds the image`);
+      assert.equal(v.build, undefined, `${name} builds nothing`);
+      if (name !== 'grafana') assert.match(v.image ?? '', /^mlfo(-base)?:latest$/, name);
     }
+    assert.equal(s['redis']!.image, 'mlfo-base:latest');
+    assert.equal(s['prometheus']!.image, 'mlfo-base:latest');
+    assert.deepEqual(s['grafana']!.profiles, ['grafana']);
+    // redis: AOF in a volume, so a restart keeps the intents and jobs
+    const redisCmd = s['redis']!.command!.join(' ');
+    assert.match(redisCmd, /--appendonly yes/);
+    assert.match(redisCmd, /--dir \/data/);
+    assert.ok(s['redis']!.volumes!.includes('redis-data:/data'));
+    for (const name of ['mlfo-cloud', 'mlfo-edge', 'fed-1', 'fc-10'])
+      assert.equal(s[name]!.restart, 'on-failure', `${name} restarts on failure`);
     assert.deepEqual(s['mlfo-cloud']!.command, ['mlfo']);
     assert.equal(s['mlfo-cloud']!.environment!['MLFO_ROLE'], 'cloud');
     assert.equal(s['mlfo-edge']!.environment!['MLFO_ROLE'], 'edge');
@@ -173,7 +195,7 @@ describe('docker-compose.yml', () => {
   });
 });
 
-describe('Dockerfile and entry point (unbuilt here)', () => {
+describe('Dockerfile and entry point', () => {
   const dockerfile = readFileSync(join(ROOT, 'Dockerfile'), 'utf8');
   const entry = join(ROOT, 'monitoring/compose/entrypoint.sh');
 
@@ -191,12 +213,15 @@ describe('Dockerfile and entry point (unbuilt here)', () => {
     }
   });
 
-  it('builds the project (install, build) on node 20 with ss for the TCP info metrics', () => {
-    assert.match(dockerfile, /^FROM node:20-bookworm-slim$/m);
-    assert.match(dockerfile, /iproute2/);
-    assert.match(dockerfile, /npm install/);
-    assert.match(dockerfile, /node scripts\/build\.mjs/);
+  it('copies the installed node_modules and dist onto the base given as BASE, with no npm install', () => {
+    assert.match(dockerfile, /^ARG BASE=mlfo-base:latest$/m);
+    assert.match(dockerfile, /^FROM \$\{BASE\}$/m);
+    assert.match(dockerfile, /^COPY node_modules\/ node_modules\/$/m);
+    assert.match(dockerfile, /^COPY dist\/ dist\/$/m);
+    assert.doesNotMatch(dockerfile, /^RUN .*npm (install|ci)/m);
     const ignore = readFileSync(join(ROOT, '.dockerignore'), 'utf8').split('\n');
-    for (const p of ['node_modules', 'dist', '.git']) assert.ok(ignore.includes(p), `.dockerignore ${p}`);
+    for (const p of ['.git', 'node_modules/typescript', 'node_modules/@biomejs'])
+      assert.ok(ignore.includes(p), `.dockerignore ${p}`);
+    for (const p of ['node_modules', 'dist']) assert.ok(!ignore.includes(p), `.dockerignore keeps ${p}`);
   });
 });
