@@ -1,31 +1,31 @@
-# The project's image: the MLFO, the flower-adapter and the CLIs, compiled (npm run build), one
-# program per container chosen by the first argument (monitoring/compose/entrypoint.sh):
-#   docker build -t mlfo .
+# The project's image: the MLFO, the flower-adapter and the CLIs, one program per container chosen
+# by the first argument (monitoring/compose/entrypoint.sh):
+#   npm run image                       # builds mlfo-base and this image (no registry needed)
 #   docker run --rm mlfo flower-adapter --host 0.0.0.0
 #   docker run --rm -e MLFO_ROLE=cloud -e MLFO_INVENTORY=… mlfo mlfo
-# docker-compose.yml builds and runs it. Not built on the development machine (no container
-# registry there for the base image).
-FROM node:20-bookworm-slim
-
-# iproute2: `ss`, which the flower-adapter reads TCP info with (fl_tcp_* metrics)
-RUN apt-get update \
-  && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends iproute2 ca-certificates \
-  && rm -rf /var/lib/apt/lists/*
+# `npm run image` (topology/src/docker/images.ts) sends the context itself: what is installed and
+# built on this machine (node_modules/, dist/), not `npm install` in the build, since containers
+# cannot reach the npm registry everywhere. The base (BASE) holds Node.js 20, iproute2 (`ss`, for
+# the fl_tcp_* metrics), iperf3, ping, redis-server and prometheus; .dockerignore drops the
+# build-only packages (typescript, biome, types) from node_modules. tsx stays: mlfo-topo runs its
+# sources through it, and bin/launch.mjs falls back to it when dist/ is older than the sources
+# (which is why the sources come along, with their times).
+ARG BASE=mlfo-base:latest
+FROM ${BASE}
 
 WORKDIR /app
-
-# dependencies first, so a source change does not reinstall them. `npm install` rather than
-# `npm ci`: the lockfile names platform-only optional packages that some registries lack, and
-# `npm install` honours the lockfile while skipping them (as scripts/setup.sh does).
-COPY package.json package-lock.json ./
-RUN npm install --no-audit --no-fund --loglevel=error
-
-COPY . .
-# compile to dist/ (the bin launchers run it while it is newer than the sources), then drop the
-# build-only packages (typescript, biome, types); tsx stays for mlfo-topo
-RUN node scripts/build.mjs \
-  && npm prune --omit=dev --no-audit --no-fund --loglevel=error \
-  && chmod +x monitoring/compose/entrypoint.sh \
+# the dependencies first: a change of the project's own files leaves this layer cached
+COPY node_modules/ node_modules/
+COPY package.json tsconfig.json ./
+COPY bin/ bin/
+COPY common/ common/
+COPY flower-adapter/ flower-adapter/
+COPY mlfo/ mlfo/
+COPY topology/ topology/
+COPY intents/ intents/
+COPY monitoring/ monitoring/
+COPY dist/ dist/
+RUN chmod +x monitoring/compose/entrypoint.sh \
   && mkdir -p /app/data \
   && chown node:node /app/data
 
