@@ -126,6 +126,17 @@ export class DockerNetwork extends NetnsNetwork {
     });
   }
 
+  terminalCommand(
+    host: string,
+    argv: readonly string[],
+    env: Record<string, string>,
+    tty: boolean,
+  ): string[] {
+    const c = this.container(this.host(host));
+    const envArgs = Object.entries(env).flatMap(([k, v]) => ['-e', `${k}=${v}`]);
+    return ['docker', 'exec', ...(tty ? ['-it'] : ['-i']), ...envArgs, c.name, ...argv];
+  }
+
   override limit(host: string, limits: Limits): void {
     this.refresh();
     const h = this.host(host);
@@ -189,7 +200,21 @@ export class DockerNetwork extends NetnsNetwork {
       if (j?.State.Health) out.health = j.State.Health.Status;
       return out;
     });
-    return { ...base, containers };
+    const byHost = new Map(containers.map((c) => [c.host, c]));
+    const hosts = base.hosts.map((h) => {
+      const c = byHost.get(h.name);
+      if (!c) return h;
+      const container: NonNullable<(typeof h)['container']> = {
+        name: c.name,
+        image: c.image,
+        state: c.state,
+      };
+      if (c.exitCode !== undefined && c.state !== 'running') container.exitCode = c.exitCode;
+      if (c.health !== undefined) container.health = c.health;
+      // the limits the engine holds, which `docker update` elsewhere may have changed
+      return { ...h, limits: c.state === 'missing' ? h.limits : c.limits, container };
+    });
+    return { ...base, hosts, containers };
   }
 
   protected override teardownRun(): Promise<TeardownReport> {
