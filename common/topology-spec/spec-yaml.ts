@@ -38,6 +38,8 @@ export const HOST_KEYS = [
   'cpus',
   'memoryMb',
   'env',
+  'image',
+  'command',
   'cohort',
   'instance',
   'traffic',
@@ -172,6 +174,19 @@ class ShapeReader {
     if (memoryMb !== undefined) h.memoryMb = memoryMb;
     const env = this.strMap(m, 'env', path);
     if (env !== undefined) h.env = env;
+    const image = this.str(m, 'image', path, false);
+    if (image !== undefined) h.image = image;
+    if (entryOf(m, 'command') !== undefined) {
+      h.command = this.seq(m, 'command', path, false, (v, p) => {
+        if (v.kind === 'scalar' && v.value !== null) return v.text;
+        this.list.fail(
+          p,
+          v,
+          `got ${describeYaml(v)}; expected a text argument (command is a list: [prog, arg, …])`,
+        );
+        return undefined;
+      });
+    }
     const cohort = this.num(m, 'cohort', path, 'a cohort number such as 1');
     if (cohort !== undefined) h.cohort = cohort;
     const instance = this.str(m, 'instance', path, false);

@@ -23,6 +23,13 @@ export interface HostSpec {
   cpus?: number;
   memoryMb?: number;
   env?: Record<string, string>;
+  /** docker backend: the host's image (default: the project image, mlfo:latest) */
+  image?: string;
+  /**
+   * docker backend: the container's command, run instead of the image's default (with the project
+   * image, instead of the node program of the host's role); argv, not a shell line
+   */
+  command?: string[];
   /** FL cohort (fl-server: the cohort it serves; fl-client: the campus/cohort group it belongs to) */
   cohort?: number;
   /** name of the virtual instance (cloud / fog / edge group) the host belongs to */

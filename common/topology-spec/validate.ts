@@ -25,6 +25,8 @@ export const MIN_MEMORY_MB = 16;
 export const NAME_RE = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
 const NAME_RULE = "letters, digits, '.', '_' and '-', starting with a letter or digit";
 const ENV_RE = /^[A-Za-z_][A-Za-z0-9_]*$/;
+/** Docker's reference grammar, loosely: [registry/]name[:tag][@digest], lower-case name parts. */
+const IMAGE_RE = /^[a-z0-9][a-z0-9._/:-]*(:[A-Za-z0-9_.-]+)?(@sha256:[0-9a-f]{64})?$/;
 const INSTANCE_KINDS = ['cloud', 'fog', 'edge'];
 
 export interface Cidr {
@@ -258,7 +260,7 @@ function checkHostAddress(
   } else addresses.set(cidr.address, h.name);
 }
 
-/** role, cpus, memoryMb, env. */
+/** role, cpus, memoryMb, env, image, command. */
 function checkHostRoleAndResources(fail: Fail, h: HostSpec, path: string, who: string): void {
   if (!(HOST_ROLES as readonly string[]).includes(h.role)) {
     fail(`${path}.role`, `${who}: role ${JSON.stringify(h.role)}; allowed: ${HOST_ROLES.join(', ')}`);
@@ -277,6 +279,26 @@ function checkHostRoleAndResources(fail: Fail, h: HostSpec, path: string, who: s
       );
     }
     if (typeof v !== 'string') fail(`${path}.env.${k}`, `${who}: env ${k} is not text; allowed: text values`);
+  }
+  if (h.image !== undefined && !IMAGE_RE.test(h.image)) {
+    fail(
+      `${path}.image`,
+      `${who}: image ${JSON.stringify(h.image)}; allowed: an image reference such as mlfo:latest or registry/name:tag`,
+    );
+  }
+  if (h.command !== undefined) {
+    if (!Array.isArray(h.command) || h.command.length === 0) {
+      fail(`${path}.command`, `${who}: command is empty; allowed: a list [program, argument, …]`);
+    } else {
+      h.command.forEach((a, i) => {
+        if (typeof a !== 'string' || (i === 0 && a === '')) {
+          fail(
+            `${path}.command[${i}]`,
+            `${who}: command[${i}] ${JSON.stringify(a)}; allowed: text (the program first)`,
+          );
+        }
+      });
+    }
   }
 }
 

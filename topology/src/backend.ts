@@ -9,6 +9,7 @@
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { BackendModule, BackendStartOptions, EmulatedNetwork, TeardownReport } from './network.ts';
+import { engineProblem } from './docker/engine.ts';
 import { RUN_ID_PATTERN } from './run-id.ts';
 import type { TopologySpec } from '../../common/topology-spec/topology-spec.ts';
 
@@ -24,7 +25,7 @@ export interface Backend {
 }
 
 /** The backends by name. With none asked for, the first available one that has `defaultWhen`. */
-export const BACKENDS = {
+const TABLE = {
   netns: {
     summary: 'namespaces, bridges, veth, tc shaping, cgroup limits (Linux, root)',
     needsRoot: true,
@@ -37,6 +38,21 @@ export const BACKENDS = {
     },
     load: () => import('./netns/backend.ts'),
   },
+  docker: {
+    summary:
+      'every host a container (--network none), links, shaping as netns; limits by Docker (root, dockerd)',
+    needsRoot: true,
+    availability: () => {
+      if (process.platform !== 'linux')
+        return { available: false, reason: `${process.platform} is not Linux` };
+      if (process.getuid?.() !== 0) return { available: false, reason: 'not running as root' };
+      const problem = engineProblem();
+      return problem
+        ? { available: false, reason: problem }
+        : { available: true, reason: 'a Docker engine answers' };
+    },
+    load: () => import('./docker/backend.ts'),
+  },
   local: {
     summary: 'processes on distinct 127.x addresses; no shaping, no limits (anywhere)',
     needsRoot: false,
@@ -46,7 +62,8 @@ export const BACKENDS = {
   },
 } satisfies Record<string, Backend>;
 
-export type BackendName = keyof typeof BACKENDS;
+export type BackendName = keyof typeof TABLE;
+export const BACKENDS: Record<BackendName, Backend> = TABLE;
 export const BACKEND_NAMES = Object.keys(BACKENDS) as BackendName[];
 
 /** A state file without a backend field, or a run with no state file left, is a netns run (cleaned by its tag). */

@@ -130,6 +130,8 @@ export interface NetworkStatus {
     interfaces: string[];
     limits: { cpus?: number; memoryMb?: number };
     processes: { pid: number; alive: boolean; argv: string[] }[];
+    /** docker: the host's container as the engine sees it */
+    container?: { name: string; image: string; state: string; exitCode?: number; health?: string };
   }[];
   switches: { name: string; bridge: string }[];
   links: {
@@ -190,6 +192,17 @@ export interface EmulatedNetwork {
   pingAll(opts?: { count?: number; timeoutMs?: number }): Promise<PingReport>;
   iperf(a: string, b: string, opts?: { seconds?: number; port?: number }): Promise<IperfResult>;
   status(): NetworkStatus;
+  /**
+   * The command line that runs `argv` in the host attached to this terminal (`mlfo-topo exec`), for
+   * a backend whose hosts are not entered with a namespace or environment alone (docker: `docker
+   * exec`, with `-it` when stdin is a terminal); absent on others.
+   */
+  terminalCommand?(
+    host: string,
+    argv: readonly string[],
+    env: Record<string, string>,
+    tty: boolean,
+  ): string[];
   /** undoes everything of the run, in reverse order, past individual failures; safe to call twice; throws TeardownError listing every failure */
   stop(): Promise<TeardownReport>;
 }

@@ -93,6 +93,23 @@ describe('topology YAML', () => {
     );
   });
 
+  it('reads a host image and command (docker backend), and locates a command that is not a list of text', () => {
+    const text = yaml.replace(
+      '{name: fc.10, ip: 10.0.1.10/16, role: fl-client, cpus: 0.5}',
+      '{name: fc.10, ip: 10.0.1.10/16, role: fl-client, cpus: 0.5, image: mlfo-base:latest, command: [node, -e, "1"]}',
+    );
+    const { spec } = parseTopologyYaml(text, 'demo.yaml');
+    const fc = spec.hosts.find((h) => h.name === 'fc.10');
+    assert.equal(fc?.image, 'mlfo-base:latest');
+    assert.deepEqual(fc?.command, ['node', '-e', '1']);
+    assert.deepEqual(parseTopologyYaml(toYaml(spec), 'again.yaml').spec, spec);
+    const bad = problemsOf(text.replace('command: [node, -e, "1"]', 'command: [node, {x: 1}]'));
+    assert.match(
+      bad[0] ?? '',
+      /^topo\.yaml:11:\d+: hosts\[3\]\.command\[1\]: got a mapping; expected a text argument/,
+    );
+  });
+
   it('records where each field sits', () => {
     const { positions } = parseTopologyYaml(yaml, 'demo.yaml');
     assert.deepEqual(positions['hosts[1].parent'], { line: 7, column: 5 });
@@ -102,7 +119,7 @@ describe('topology YAML', () => {
   it('rejects unknown keys with the closest allowed one, file:line:column and path', () => {
     const lines = problemsOf(yaml.replace('cpus: 0.5', 'cpu: 0.5').replace('delayMs: 12', 'delay: 12'));
     assert.deepEqual(lines, [
-      'topo.yaml:11:54: hosts[3].cpu: unknown key "cpu" (did you mean cpus?); allowed: name, ip, role, cpus, memoryMb, env, cohort, instance, traffic, parent, publish',
+      'topo.yaml:11:54: hosts[3].cpu: unknown key "cpu" (did you mean cpus?); allowed: name, ip, role, cpus, memoryMb, env, image, command, cohort, instance, traffic, parent, publish',
       'topo.yaml:18:51: links[2].delay: unknown key "delay" (did you mean delayMs?); allowed: a, b, bandwidthMbps, delayMs, jitterMs, lossPercent, ab, ba',
     ]);
   });

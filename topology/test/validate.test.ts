@@ -39,6 +39,30 @@ const host = (s: TopologySpec, name: string) => s.hosts.find((h) => h.name === n
 
 const cases: Array<{ what: string; mutate: (s: TopologySpec) => void; path: string; message: RegExp }> = [
   {
+    what: 'an image that is not an image reference',
+    mutate: (s) => {
+      host(s, 'cli').image = 'My Image';
+    },
+    path: 'hosts[3].image',
+    message: /image "My Image"; allowed: an image reference such as mlfo:latest/,
+  },
+  {
+    what: 'an empty command',
+    mutate: (s) => {
+      host(s, 'cli').command = [];
+    },
+    path: 'hosts[3].command',
+    message: /command is empty; allowed: a list \[program, argument, …\]/,
+  },
+  {
+    what: 'a command without a program',
+    mutate: (s) => {
+      host(s, 'cli').command = ['', 'x'];
+    },
+    path: 'hosts[3].command[0]',
+    message: /command\[0\] ""; allowed: text \(the program first\)/,
+  },
+  {
     what: 'duplicate host name',
     mutate: (s) => {
       host(s, 'cli').name = 'srv';
@@ -313,6 +337,15 @@ const cases: Array<{ what: string; mutate: (s: TopologySpec) => void; path: stri
 describe('validateSpec', () => {
   it('accepts the base topology', () => {
     assert.deepEqual(validateSpec(base()), []);
+  });
+
+  it('accepts a host image and command', () => {
+    const spec = base();
+    Object.assign(host(spec, 'cli'), {
+      image: 'localhost:5000/team/flower-client:v1.2',
+      command: ['python', '-m', 'client'],
+    });
+    assert.deepEqual(validateSpec(spec), []);
   });
 
   for (const c of cases) {

@@ -1,5 +1,6 @@
 // mlfo-topo exec HOST -- CMD [ARGS…]: runs a command inside a host (its namespace on netns, with
-// the host's environment on local), attached to this terminal; exits with the command's code.
+// the host's environment on local, `docker exec` on docker), attached to this terminal; exits with
+// the command's code.
 
 import { spawn } from 'node:child_process';
 import { constants } from 'node:os';
@@ -32,10 +33,15 @@ export const command: Command = {
         `exec: no host ${host} in run ${net.runId} (hosts: ${net.spec.hosts.map((x) => x.name).join(', ')})`,
       );
     const spec = net.spec.hosts.find((x) => x.name === host);
-    const argv = h.namespace !== '' ? ['ip', 'netns', 'exec', h.namespace, ...cmd] : cmd;
+    const hostEnv = { MLFO_HOST_NAME: host, MLFO_HOST_IP: net.ip(host) };
+    const argv = net.terminalCommand
+      ? net.terminalCommand(host, cmd, hostEnv, process.stdin.isTTY === true)
+      : h.namespace !== ''
+        ? ['ip', 'netns', 'exec', h.namespace, ...cmd]
+        : cmd;
     const child = spawn(argv[0] as string, argv.slice(1), {
       stdio: 'inherit',
-      env: { ...process.env, ...spec?.env, MLFO_HOST_NAME: host, MLFO_HOST_IP: net.ip(host) },
+      env: { ...process.env, ...spec?.env, ...hostEnv },
     });
     return new Promise<number>((resolve) => {
       child.on('error', (err) => {

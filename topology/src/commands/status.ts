@@ -30,6 +30,8 @@ function render(st: NetworkStatus, health: Map<string, string>): string {
     '',
     `${'host'.padEnd(12)}${'role'.padEnd(16)}${'address'.padEnd(18)}${'limits'.padEnd(18)}${'processes'.padEnd(11)}health`,
   ];
+  const containers = st.hosts.some((h) => h.container);
+  if (containers) lines[2] += '    container';
   for (const h of st.hosts) {
     const limits = [
       h.limits.cpus !== undefined ? `${h.limits.cpus} cpu` : '',
@@ -40,7 +42,11 @@ function render(st: NetworkStatus, health: Map<string, string>): string {
     const alive = h.processes.filter((p) => p.alive).length;
     lines.push(
       `${h.name.padEnd(12)}${h.role.padEnd(16)}${h.ip.padEnd(18)}${(limits || '-').padEnd(18)}` +
-        `${`${alive}/${h.processes.length}`.padEnd(11)}${health.get(h.name) ?? '-'}`,
+        `${`${alive}/${h.processes.length}`.padEnd(11)}${health.get(h.name) ?? '-'}` +
+        (h.container
+          ? `    ${h.container.state}${h.container.exitCode !== undefined ? ` (exit ${h.container.exitCode})` : ''}` +
+            `${h.container.health ? `, ${h.container.health}` : ''} ${h.container.image}`
+          : ''),
     );
   }
   lines.push(

@@ -40,20 +40,25 @@ export interface NetnsNetworkStatus extends NetworkStatus {
 const EXEC_WRAPPER =
   'n=$1; shift; while [ "$n" -gt 0 ]; do echo $$ > "$1" || exit 126; shift; n=$((n-1)); done; exec "$@"';
 
+/**
+ * A subclass (the docker backend's network) changes how a process enters a host (`enter`, the
+ * argv and env it gets, the cgroup it joins), limits and status; links, shaping, pingAll and
+ * iperf are this class's, run on the host's namespace with this machine's tools.
+ */
 export class NetnsNetwork implements EmulatedNetwork {
-  readonly backend = 'netns' as const;
+  readonly backend: string = 'netns';
   readonly runId: string;
-  private stopping: Promise<TeardownReport> | undefined;
-  private readonly hosts: Map<string, PlannedHost>;
+  protected stopping: Promise<TeardownReport> | undefined;
+  protected readonly hosts: Map<string, PlannedHost>;
   private readonly roles: Map<string, string>;
   private readonly children = new Set<ChildProcess>();
 
   constructor(
     readonly spec: TopologySpec,
-    private readonly plan: NetworkPlan,
-    private state: RunState,
+    protected readonly plan: NetworkPlan,
+    protected state: RunState,
     readonly runDir: string,
-    private readonly layout: CgroupLayout | null,
+    protected readonly layout: CgroupLayout | null,
     readonly netem: boolean,
   ) {
     this.runId = state.runId;
@@ -81,20 +86,20 @@ export class NetnsNetwork implements EmulatedNetwork {
   }
 
   /** Re-reads state.json, so changes made by another attached process are seen. */
-  private refresh(): void {
-    const fresh = readState(this.runDir);
+  protected refresh(): void {
+    const fresh = readState(this.runDir, this.state.backend ?? 'netns');
     if (!fresh) return;
     this.state = fresh;
     this.applyRecorded();
   }
 
   /** Read-modify-write of state.json (never overwrites another process's changes with an old copy). */
-  private update(change: (state: RunState) => void): void {
+  protected update(change: (state: RunState) => void): void {
     this.state = updateState(this.runDir, this.state, change);
     this.applyRecorded();
   }
 
-  private host(name: string): PlannedHost {
+  protected host(name: string): PlannedHost {
     const h = this.hosts.get(name);
     if (!h)
       throw new Error(
@@ -112,21 +117,65 @@ export class NetnsNetwork implements EmulatedNetwork {
     return this.host(host).ip.split('/')[0] ?? '';
   }
 
+  /** The argv prefix that runs a command in the host. */
+  protected enter(h: PlannedHost): string[] {
+    return ['ip', 'netns', 'exec', h.ns];
+  }
+
+  /** The command as the host runs it (a backend whose hosts have their own files may map it). */
+  protected hostArgv(_h: PlannedHost, argv: readonly string[]): string[] {
+    return [...argv];
+  }
+
+  /** The environment of a process started in the host. */
+  protected execEnv(h: PlannedHost, extra: Record<string, string> | undefined): NodeJS.ProcessEnv {
+    return { ...process.env, ...h.env, ...extra };
+  }
+
+  /** The cgroup.procs files a process of the host is written to before it runs. */
+  protected cgroupFiles(h: PlannedHost): string[] {
+    return this.layout ? procsFiles(this.layout, this.runId, h.name) : [];
+  }
+
+  /** Whether a process leads its own process group (kill() then ends the whole group). */
+  protected ownGroup(detached: boolean): boolean {
+    return detached;
+  }
+
+  /** Runs a measuring command (ping, iperf3) of this machine in the host's network namespace. */
+  protected measure(
+    host: string,
+    argv: readonly string[],
+    opts: { timeoutMs?: number } = {},
+  ): Promise<RunResult> {
+    const runOpts = opts.timeoutMs !== undefined ? { timeoutMs: opts.timeoutMs } : {};
+    return run(['ip', 'netns', 'exec', this.host(host).ns, ...argv], runOpts);
+  }
+
   exec(host: string, argv: readonly string[], opts: ExecOptions = {}): HostProcess {
     const h = this.host(host);
     if (argv.length === 0) throw new Error(`exec on ${host}: empty command`);
     const logFile = opts.logFile ?? join(this.runDir, 'logs', `${host}.log`);
     mkdirSync(join(logFile, '..'), { recursive: true });
-    const files = opts.cgroup !== false && this.layout ? procsFiles(this.layout, this.runId, host) : [];
+    const files = opts.cgroup !== false ? this.cgroupFiles(h) : [];
     const detached = opts.detached === true;
+    const group = this.ownGroup(detached);
     const fd = openSync(logFile, 'a');
     let child: ChildProcess;
     try {
       // detached: a session of its own, so it outlives this process and no terminal signal reaches it
       child = spawn(
         'sh',
-        ['-c', EXEC_WRAPPER, 'sh', String(files.length), ...files, 'ip', 'netns', 'exec', h.ns, ...argv],
-        { stdio: ['ignore', fd, fd], env: { ...process.env, ...h.env, ...opts.env }, detached },
+        [
+          '-c',
+          EXEC_WRAPPER,
+          'sh',
+          String(files.length),
+          ...files,
+          ...this.enter(h),
+          ...this.hostArgv(h, argv),
+        ],
+        { stdio: ['ignore', fd, fd], env: this.execEnv(h, opts.env), detached: group },
       );
     } finally {
       closeSync(fd);
@@ -162,7 +211,7 @@ export class NetnsNetwork implements EmulatedNetwork {
       kill: (signal: NodeJS.Signals = 'SIGTERM') => {
         if (child.exitCode !== null || child.signalCode !== null) return;
         // a detached process leads its process group: end what it spawned with it
-        if (!detached) {
+        if (!group) {
           child.kill(signal);
           return;
         }
@@ -177,7 +226,8 @@ export class NetnsNetwork implements EmulatedNetwork {
 
   run(host: string, argv: readonly string[], opts: { timeoutMs?: number } = {}): Promise<RunResult> {
     const runOpts = opts.timeoutMs !== undefined ? { timeoutMs: opts.timeoutMs } : {};
-    return run(['ip', 'netns', 'exec', this.host(host).ns, ...argv], runOpts);
+    const h = this.host(host);
+    return run([...this.enter(h), ...this.hostArgv(h, argv)], runOpts);
   }
 
   limit(host: string, limits: Limits): void {
@@ -239,7 +289,7 @@ export class NetnsNetwork implements EmulatedNetwork {
       targets: string[],
       c: number,
     ): Promise<Record<string, number>> => {
-      const { stdout } = await this.run(
+      const { stdout } = await this.measure(
         src.name,
         ['sh', '-c', script, 'sh', String(c), String(waitS), ...targets],
         {
@@ -296,7 +346,7 @@ export class NetnsNetwork implements EmulatedNetwork {
         label: `${a} → ${b}`,
         toIp: this.ip(b),
         inReceiver: ['ip', 'netns', 'exec', this.namespace(b)],
-        runInSender: (argv, runOpts) => this.run(a, argv, runOpts),
+        runInSender: (argv, runOpts) => this.measure(a, argv, runOpts),
       },
       opts,
     );
@@ -308,7 +358,7 @@ export class NetnsNetwork implements EmulatedNetwork {
     const leg = this.state.rootAccess;
     return {
       runId: this.runId,
-      backend: 'netns',
+      backend: this.backend,
       phase: this.state.phase,
       netem: this.netem,
       cgroups: this.layout ? `v${this.layout.version}` : 'none',
@@ -354,12 +404,16 @@ export class NetnsNetwork implements EmulatedNetwork {
     };
   }
 
+  protected teardownRun(): Promise<TeardownReport> {
+    return teardown({ runId: this.runId, state: this.state, byTag: true });
+  }
+
   stop(): Promise<TeardownReport> {
     this.stopping ??= (async () => {
       this.update((s) => {
         s.phase = 'stopping';
       });
-      const report = await teardown({ runId: this.runId, state: this.state, byTag: true });
+      const report = await this.teardownRun();
       this.update((s) => {
         s.phase = 'stopped';
       });

@@ -15,7 +15,7 @@
 
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { EmulatedNetwork } from '../network.ts';
+import type { EmulatedNetwork, TeardownReport } from '../network.ts';
 import { batch } from '../sh.ts';
 import { readTopologyFile, toYaml } from '../../../common/topology-spec/spec-yaml.ts';
 import type { TopologySpec } from '../../../common/topology-spec/topology-spec.ts';
@@ -36,7 +36,7 @@ import { type NetworkPlan, planNetwork } from './plan.ts';
 import { checkBeforeStart, describeDelay, type StartChecks } from './preflight.ts';
 import { publishPorts } from './publish.ts';
 import type { StartOptions } from './start-options.ts';
-import { type RunState, readState, writeState } from './state.ts';
+import { type NamespaceBackend, type RunState, readState, writeState } from './state.ts';
 import { setRunSysctls } from './sysctls.ts';
 import { listNamespaces, teardown } from './teardown.ts';
 
@@ -50,24 +50,88 @@ export class InterruptedError extends Error {
 /** The netns backend's network; kept as an alias so existing imports go on working. */
 export type StartedNetwork = EmulatedNetwork;
 
-export async function startNetwork(spec: TopologySpec, opts: StartOptions): Promise<EmulatedNetwork> {
-  const log = opts.log ?? ((m: string) => console.warn(m));
-  const progress = opts.onProgress ?? (() => undefined);
-  assertValid(spec);
-  const plan = planNetwork(spec, opts.runId);
-  const checks = await checkBeforeStart(spec, plan, opts);
-  const state = recordRun(spec, plan, checks, opts, log);
+/**
+ * What makes a host's namespace, the one part of start that differs between backends whose hosts
+ * are network namespaces: netns creates bare namespaces and limits them with its cgroups; docker
+ * starts containers and names their namespaces (Containernet's Docker host is a Mininet host).
+ * Everything else (sysctls, links, addresses, shaping, the root leg, published ports, teardown on
+ * failure) is the same code for both.
+ */
+export interface HostLayer {
+  backend: NamespaceBackend;
+  /** checks that create nothing, after the common ones; throws to refuse the start */
+  check?(spec: TopologySpec, plan: NetworkPlan, checks: StartChecks): Promise<void>;
+  /** makes `/run/netns/<h.ns>` exist for every host, recording what it makes in `state` first */
+  createHosts(
+    plan: NetworkPlan,
+    state: RunState,
+    runDir: string,
+    step: (name: string) => void,
+  ): Promise<void>;
+  /** CPU/memory limits of the hosts, once they exist */
+  limitHosts(
+    plan: NetworkPlan,
+    state: RunState,
+    runDir: string,
+    checks: StartChecks,
+    step: (name: string) => void,
+  ): Promise<void>;
+  /** the last check before the run is up (e.g. every container still runs) */
+  beforeUp?(plan: NetworkPlan, state: RunState, runDir: string): Promise<void>;
+  /** removes everything of the run (failed start) */
+  teardown(runId: string, state: RunState): Promise<TeardownReport>;
+  network(
+    spec: TopologySpec,
+    plan: NetworkPlan,
+    state: RunState,
+    runDir: string,
+    checks: StartChecks,
+  ): EmulatedNetwork;
+}
 
-  const signals = catchStartSignals(progress, (sig) => new InterruptedError(sig));
-  const step = signals.step;
-  try {
+const NETNS_LAYER: HostLayer = {
+  backend: 'netns',
+  createHosts: async (plan, state, runDir, step) => {
     step(`namespaces ${plan.hosts.length}`);
     state.namespaces = plan.hosts.map((h) => h.ns);
-    writeState(opts.runDir, state);
+    writeState(runDir, state);
     await batch(
       ['ip'],
       plan.hosts.map((h) => `netns add ${h.ns}`),
     );
+  },
+  limitHosts: async (plan, state, runDir, checks, step) => {
+    if (!checks.layout) return;
+    step(`cgroups ${plan.hosts.length}`);
+    createCgroups(checks.layout, plan, state, runDir);
+  },
+  teardown: (runId, state) => teardown({ runId, state, byTag: true }),
+  network: (spec, plan, state, runDir, checks) =>
+    new NetnsNetwork(spec, plan, state, runDir, checks.layout, checks.netem),
+};
+
+export function startNetwork(spec: TopologySpec, opts: StartOptions): Promise<EmulatedNetwork> {
+  return startStaged(spec, opts, NETNS_LAYER);
+}
+
+/** Start in stages over a host layer; a failure or signal removes what was made, then rethrows. */
+export async function startStaged(
+  spec: TopologySpec,
+  opts: StartOptions,
+  layer: HostLayer,
+): Promise<EmulatedNetwork> {
+  const log = opts.log ?? ((m: string) => console.warn(m));
+  const progress = opts.onProgress ?? (() => undefined);
+  assertValid(spec);
+  const plan = planNetwork(spec, opts.runId);
+  const checks = await checkBeforeStart(spec, plan, opts, layer.backend);
+  await layer.check?.(spec, plan, checks);
+  const state = recordRun(spec, plan, checks, opts, log, layer.backend);
+
+  const signals = catchStartSignals(progress, (sig) => new InterruptedError(sig));
+  const step = signals.step;
+  try {
+    await layer.createHosts(plan, state, opts.runDir, step);
 
     setRunSysctls(plan, state, opts.runDir, log, step);
 
@@ -86,20 +150,18 @@ export async function startNetwork(spec: TopologySpec, opts: StartOptions): Prom
     step('shaping');
     await shapeLinks(plan, checks.netem);
 
-    if (checks.layout) {
-      step(`cgroups ${plan.hosts.length}`);
-      createCgroups(checks.layout, plan, state, opts.runDir);
-    }
+    await layer.limitHosts(plan, state, opts.runDir, checks, step);
     if (checks.pairs.length > 0) {
       step(`publish ${checks.pairs.length}`);
       await publishPorts(checks.pairs, state, opts.runDir, log);
     }
+    await layer.beforeUp?.(plan, state, opts.runDir);
     step('up');
     state.phase = 'up';
     writeState(opts.runDir, state);
-    return new NetnsNetwork(spec, plan, state, opts.runDir, checks.layout, checks.netem);
+    return layer.network(spec, plan, state, opts.runDir, checks);
   } catch (err) {
-    const report = await teardown({ runId: opts.runId, state, byTag: true });
+    const report = await layer.teardown(opts.runId, state);
     state.phase = 'failed';
     writeState(opts.runDir, state);
     noteCleanupFailures(err, report.failures);
@@ -116,13 +178,14 @@ function recordRun(
   checks: StartChecks,
   opts: StartOptions,
   log: (message: string) => void,
+  backend: NamespaceBackend,
 ): RunState {
   const { withDelay, netem, access } = checks;
   mkdirSync(opts.runDir, { recursive: true });
   writeFileSync(join(opts.runDir, 'topology.yaml'), toYaml(spec));
   const state: RunState = {
     version: 1,
-    backend: 'netns',
+    backend,
     runId: opts.runId,
     tag: plan.tag,
     topology: spec.name,

@@ -9,7 +9,7 @@ import { type PublishPair, publishPlan } from './publish.ts';
 import { checkRoutes, planRootAccess, type RootAccessPlan, rootRoutes } from './root-access.ts';
 import { netemArgs, probeNetem } from './shaping.ts';
 import type { StartOptions } from './start-options.ts';
-import { readState } from './state.ts';
+import { type NamespaceBackend, readState } from './state.ts';
 import { listNamespaces } from './teardown.ts';
 
 export class NetemMissingError extends Error {
@@ -41,6 +41,7 @@ export async function checkBeforeStart(
   spec: TopologySpec,
   plan: NetworkPlan,
   opts: StartOptions,
+  backend: NamespaceBackend = 'netns',
 ): Promise<StartChecks> {
   const withDelay = plan.links.filter((l) => needsNetem(l.ab) || needsNetem(l.ba));
   let netem = false;
@@ -53,15 +54,16 @@ export async function checkBeforeStart(
     if (!netem && !opts.linksWithoutDelay)
       throw new NetemMissingError(withDelay.map(describeDelay), probe.reason);
   }
-  const layout = detectCgroups();
+  // docker limits hosts through the engine (its own cgroups), netns through the run's cgroups
+  const layout = backend === 'netns' ? detectCgroups() : null;
   const limited = plan.hosts.filter((h) => h.cpus !== undefined || h.memoryMb !== undefined);
-  if (!layout && limited.length > 0) {
+  if (backend === 'netns' && !layout && limited.length > 0) {
     throw new Error(
       `no cgroup cpu/memory controllers mounted, cannot limit hosts ${limited.map((h) => h.name).join(', ')}`,
     );
   }
   const inUse = listNamespaces().filter((n) => n.startsWith(namespacePrefix(opts.runId)));
-  const previous = readState(opts.runDir);
+  const previous = readState(opts.runDir, backend);
   if (inUse.length > 0 || (previous && previous.phase !== 'stopped' && previous.phase !== 'failed')) {
     throw new Error(
       `run ${opts.runId} already has resources (${inUse.length} namespaces; state ${previous?.phase ?? 'none'} in ${opts.runDir}); ` +

@@ -43,10 +43,23 @@ export interface RootLegRecord {
   bridge: string;
 }
 
+/** A container of a docker run (hosts are containers whose namespaces the netns code links). */
+export interface ContainerRecord {
+  host: string;
+  /** mlfo-<runId>.<host>, as the host's namespace */
+  name: string;
+  /** set once created */
+  id?: string;
+  image: string;
+}
+
+/** The backends whose run state this is: netns, and docker (netns links on containers' namespaces). */
+export type NamespaceBackend = 'netns' | 'docker';
+
 export interface RunState {
   version: 1;
   /** absent in states written before backends were told apart: netns */
-  backend?: 'netns';
+  backend?: NamespaceBackend;
   runId: string;
   tag: string;
   topology: string;
@@ -76,6 +89,8 @@ export interface RunState {
   linkShapes?: Record<string, { ab: LinkShape; ba: LinkShape }>;
   /** host → current limits, for hosts changed by limit() */
   limits?: Record<string, { cpus?: number; memoryMb?: number }>;
+  /** docker: the run's containers, recorded before each is created */
+  containers?: ContainerRecord[];
   warnings: string[];
 }
 
@@ -91,7 +106,7 @@ export function writeState(runDir: string, state: RunState): void {
   renameSync(tmp, file);
 }
 
-export function readState(runDir: string): RunState | undefined {
+export function readState(runDir: string, backend: NamespaceBackend = 'netns'): RunState | undefined {
   let text: string;
   try {
     text = readFileSync(statePath(runDir), 'utf8');
@@ -100,11 +115,11 @@ export function readState(runDir: string): RunState | undefined {
   }
   const state = JSON.parse(text) as RunState;
   if (state.version !== 1 || typeof state.runId !== 'string') {
-    throw new Error(`${statePath(runDir)} is not a netns run state (version ${String(state.version)})`);
+    throw new Error(`${statePath(runDir)} is not a ${backend} run state (version ${String(state.version)})`);
   }
-  if (state.backend !== undefined && state.backend !== 'netns') {
+  if ((state.backend ?? 'netns') !== backend) {
     throw new Error(
-      `${statePath(runDir)} belongs to the ${String(state.backend)} backend, not netns: use that backend's tools`,
+      `${statePath(runDir)} belongs to the ${String(state.backend ?? 'netns')} backend, not ${backend}: use that backend's tools`,
     );
   }
   return state;
@@ -115,7 +130,7 @@ export function readState(runDir: string): RunState | undefined {
  * back, so changes made by another process attached to the same run are kept.
  */
 export function updateState(runDir: string, fallback: RunState, change: (state: RunState) => void): RunState {
-  const state = readState(runDir) ?? fallback;
+  const state = readState(runDir, fallback.backend ?? 'netns') ?? fallback;
   change(state);
   writeState(runDir, state);
   return state;
