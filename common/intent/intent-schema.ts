@@ -5,23 +5,20 @@
 
 import type { SourcePosition } from '../yaml/problem.ts';
 
+import { DATASET_NAMES } from '../datasets.ts';
+import { MODEL_NAMES, type ModelName, TRAINABLE_MODEL_NAMES } from '../models.ts';
 import { STRATEGY_NAMES, STRATEGY_SEED_SPELLING, type StrategyName } from '../strategies.ts';
 
-// The strategy names are the shared contract (common/strategies.ts), which the adapter's strategy
-// table must cover. The other name lists mirror the flower-adapter's (MODEL_NAMES in
-// src/ml/models.ts, DATASET_NAMES in src/ml/datasets/registry.ts). They are copied, not imported:
-// the MLFO reaches the adapter over HTTP only, and importing those modules would load tfjs into the
-// MLFO for a list of names. mlfo/test/intent.test.ts compares the copies with the originals.
-export { STRATEGY_NAMES, STRATEGY_SEED_SPELLING, type StrategyName };
+// The strategy, dataset and model names are shared contracts (common/strategies.ts, datasets.ts,
+// models.ts), which the flower-adapter's tables must cover (the compiler checks it); re-exported
+// here under the names the intent code uses. Names only: no adapter module (nor tfjs) is loaded.
+export { MODEL_NAMES, type ModelName, STRATEGY_NAMES, STRATEGY_SEED_SPELLING, type StrategyName };
 
-export const SOURCE_NAMES = ['handmnist', 'fashionmnist', 'cifar'] as const;
+export const SOURCE_NAMES = DATASET_NAMES;
 export type SourceName = (typeof SOURCE_NAMES)[number];
 
-/** Model names a catalog or intent may name: the adapter's plus the seed's `mobilenet`. */
-export const MODEL_NAMES = ['simple', 'complex', 'mobilenet'] as const;
-export type ModelName = (typeof MODEL_NAMES)[number];
-/** The models the flower-adapter can actually train; the others are accepted with a warning. */
-export const ADAPTER_MODEL_NAMES: readonly ModelName[] = ['simple', 'complex'];
+/** The models the flower-adapter can actually train; the others of MODEL_NAMES are accepted with a warning. */
+export const ADAPTER_MODEL_NAMES: readonly ModelName[] = TRAINABLE_MODEL_NAMES;
 
 /** Seed semantics: `no` a new FL server, `nor` a new one with server numbering reset, `yes` share the FL server of earlier cohorts of the same settings (see server-placement.ts). */
 export const SAMESERV_VALUES = ['no', 'nor', 'yes'] as const;

@@ -7,10 +7,17 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { after, before, describe, it } from 'node:test';
+import { DATASET_NAMES as CONTRACT } from '../../common/datasets.ts';
 import { HANDMNIST_FILE, loadHandmnist } from '../src/ml/datasets/handmnist.ts';
 import { parseIdx } from '../src/ml/datasets/idx.ts';
 import { partitionIndices } from '../src/ml/datasets/partition.ts';
-import { checkDataset, DATASET_NAMES, datasetInfo, loadPartition } from '../src/ml/datasets/registry.ts';
+import {
+  checkDataset,
+  DATASET_NAMES,
+  DATASETS,
+  datasetInfo,
+  loadPartition,
+} from '../src/ml/datasets/registry.ts';
 
 function idx(dims: number[], data: Uint8Array): Uint8Array {
   const header = Buffer.alloc(4 + 4 * dims.length);
@@ -36,6 +43,10 @@ describe('datasets', () => {
     if (savedCacheDir === undefined) delete process.env['MLFO_CACHE_DIR'];
     else process.env['MLFO_CACHE_DIR'] = savedCacheDir;
     rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('has one entry per name of the shared contract', () => {
+    assert.deepEqual(Object.keys(DATASETS), [...CONTRACT]);
   });
 
   it('describes its datasets', () => {

@@ -3,7 +3,8 @@
 
 import assert from 'node:assert/strict';
 import { before, describe, it } from 'node:test';
-import { createModel, getWeights, MODEL_NAMES, setWeights } from '../src/ml/models.ts';
+import { TRAINABLE_MODEL_NAMES as CONTRACT } from '../../common/models.ts';
+import { createModel, getWeights, MODEL_NAMES, MODELS, setWeights } from '../src/ml/models.ts';
 import { initTf, quietCpuBackend, tf } from '../src/ml/tf.ts';
 
 const shapesOf = (name: string, input: number[]) =>
@@ -49,6 +50,10 @@ describe('models', () => {
   });
 
   it('lists its models', () => assert.deepEqual([...MODEL_NAMES], ['simple', 'complex']));
+
+  it('has one builder per trainable name of the shared contract', () => {
+    assert.deepEqual(Object.keys(MODELS), [...CONTRACT]);
+  });
 
   it('simple has the Keras MLP weights in Keras order', () => {
     assert.deepEqual(shapesOf('simple', [28, 28, 1]), [[784, 128], [128], [128, 10], [10]]);

@@ -5,7 +5,12 @@ import { describe, it } from 'node:test';
 import { checkFlSetting } from '../../common/intent/setting-rules.ts';
 import { IntentError, parseIntentYaml } from '../../common/intent/parse-intent.ts';
 import { intentFromMomo, intentToMomo } from '../src/momo/intent-momo.ts';
-import { MODEL_NAMES, SOURCE_NAMES, STRATEGY_NAMES } from '../../common/intent/intent-schema.ts';
+import {
+  ADAPTER_MODEL_NAMES,
+  MODEL_NAMES,
+  SOURCE_NAMES,
+  STRATEGY_NAMES,
+} from '../../common/intent/intent-schema.ts';
 
 const root = new URL('../..', import.meta.url).pathname;
 const intentsDir = join(root, 'intents');
@@ -359,14 +364,25 @@ describe('FL setting rules', () => {
     assert.deepEqual(checkFlSetting('sameserv', 'NOR'), { ok: true, value: 'nor' });
   });
 
-  // The lists are copied from the adapter (see intent-schema.ts); read its sources rather than
-  // importing them, which would load tfjs.
+  // The name lists come from common/ (strategies.ts, datasets.ts, models.ts), which the adapter's
+  // tables are typed against; check that those tables hold exactly the names the MLFO validates
+  // against. Read the adapter's sources rather than importing them, which would load tfjs.
   const adapterList = (file: string, name: string): string[] | undefined => {
     const path = join(root, 'flower-adapter/src', file);
     if (!existsSync(path)) return undefined;
     const m = new RegExp(`export const ${name} = \\[([^\\]]*)\\]`).exec(readFileSync(path, 'utf8'));
     assert.ok(m, `${name} not found in ${path}`);
     return [...m[1]!.matchAll(/'([^']+)'/g)].map((x) => x[1]!);
+  };
+  // the keys of a name table `export const NAME = {\n  key: …,\n  key,\n} satisfies …` (one entry a line)
+  const adapterTable = (file: string, name: string): string[] | undefined => {
+    const path = join(root, 'flower-adapter/src', file);
+    if (!existsSync(path)) return undefined;
+    const m = new RegExp(`export const ${name} = \\{\\n([\\s\\S]*?)\\n\\} satisfies`).exec(
+      readFileSync(path, 'utf8'),
+    );
+    assert.ok(m, `table ${name} not found in ${path}`);
+    return [...m[1]!.matchAll(/^ {2}([A-Za-z_$][\w$]*)\s*[:,]/gm)].map((x) => x[1]!);
   };
   const lists: Array<[string, string, readonly string[], (l: string[]) => void]> = [
     [
@@ -375,22 +391,28 @@ describe('FL setting rules', () => {
       STRATEGY_NAMES,
       (l) => assert.deepEqual([...STRATEGY_NAMES], l),
     ],
-    ['ml/datasets/registry.ts', 'DATASET_NAMES', SOURCE_NAMES, (l) => assert.deepEqual([...SOURCE_NAMES], l)],
+    ['ml/datasets/registry.ts', 'DATASETS', SOURCE_NAMES, (l) => assert.deepEqual([...SOURCE_NAMES], l)],
     [
       'ml/models.ts',
-      'MODEL_NAMES',
+      'MODELS',
       MODEL_NAMES,
-      (l) =>
+      (l) => {
         assert.deepEqual(
           [...MODEL_NAMES].filter((m) => m !== 'mobilenet'),
           l,
           'MLFO model names = adapter models + mobilenet',
-        ),
+        );
+        assert.deepEqual(
+          [...ADAPTER_MODEL_NAMES],
+          l,
+          'the models the MLFO takes as trainable = the adapter table',
+        );
+      },
     ],
   ];
   for (const [file, name, , check] of lists) {
     it(`mirror ${name} of flower-adapter/src/${file}`, (t) => {
-      const l = adapterList(file, name);
+      const l = name.endsWith('_NAMES') ? adapterList(file, name) : adapterTable(file, name);
       if (l === undefined) {
         t.skip(`flower-adapter/src/${file} does not exist yet`);
         return;

@@ -2,9 +2,11 @@
 // what Keras holds for the same architecture (conv kernel [kh,kw,cin,cout], dense kernel
 // [in,out], each followed by its bias), and converters between a model's weights and NDArrays.
 //
-// `simple`:  Flatten → Dense 128 relu → Dense classes softmax (the seed's Keras MLP).
-// `complex`: Conv 32 3x3 relu → MaxPool 2 → Conv 64 3x3 relu → MaxPool 2 → Flatten →
-//            Dense 128 relu → Dense classes softmax (the classic Keras MNIST CNN, 'valid' padding).
+// The builders, one file each in models/ (simple.ts: the seed's Keras MLP; complex.ts: the
+// classic Keras MNIST CNN), by name in MODELS (the trainable names of common/models.ts, which the
+// MLFO validates intents against). A new model: its builder file in models/, its name in
+// TRAINABLE_MODEL_NAMES of common/models.ts, and one line in MODELS — `satisfies` fails to compile
+// while a name has no entry (or the table has a name the contract lacks).
 // Training `complex` on wasm needs the Conv2DBackpropFilter kernel that wasm lacks;
 // wasm-train-kernels.ts supplies it as a forward XNNPACK conv (11 ms per call at batch 32 for
 // the second conv, vs 250 ms for a JS loop over the heap, 24–110 ms for im2col + MatMul, 300 ms
@@ -12,14 +14,25 @@
 // training step takes ~65–80 ms instead of ~190 and the full CNN keeps its size.
 // Init is Keras' default (glorot-uniform kernels, zero biases), seeded per layer: one seed, one model.
 
-import { tf, tfl } from './tf.ts';
+import type { TrainableModelName } from '../../../common/models.ts';
 import type { NDArray } from '../runtime/types.ts';
+import { complex } from './models/complex.ts';
+import type { ModelBuilder } from './models/model-builder.ts';
+import { simple } from './models/simple.ts';
+import { tf, tfl } from './tf.ts';
 
-export const MODEL_NAMES = ['simple', 'complex'] as const;
-export type ModelName = (typeof MODEL_NAMES)[number];
+export type ModelName = TrainableModelName;
+
+export const MODELS = {
+  simple,
+  complex,
+} satisfies Record<ModelName, ModelBuilder>;
+
+/** The names /serv and /cli accept for `model`: the table's. */
+export const MODEL_NAMES = Object.keys(MODELS) as ModelName[];
 
 export function isModelName(name: string): name is ModelName {
-  return (MODEL_NAMES as readonly string[]).includes(name);
+  return Object.hasOwn(MODELS, name);
 }
 
 /** Builds an uncompiled model (TfClient runs its own training loop). Call initTf() first. */
@@ -45,32 +58,8 @@ export function createModel(
     kernelInitializer: tfl.initializers.glorotUniform({ seed: layerSeed++ }),
     biasInitializer: 'zeros' as const,
   });
-  const shape = [...inputShape];
-  const layers: tfl.layers.Layer[] = [];
-  if (name === 'simple') {
-    layers.push(
-      tfl.layers.flatten({ inputShape: shape }),
-      tfl.layers.dense({ units: 128, activation: 'relu', ...init() }),
-      tfl.layers.dense({ units: numClasses, activation: 'softmax', ...init() }),
-    );
-  } else {
-    const [h, w] = shape as [number, number, number];
-    if (h < 10 || w < 10) {
-      throw new Error(
-        `model complex: input must be at least 10x10 (two 3x3 convs and two 2x2 pools), got [${inputShape}]`,
-      );
-    }
-    layers.push(
-      tfl.layers.conv2d({ inputShape: shape, filters: 32, kernelSize: 3, activation: 'relu', ...init() }),
-      tfl.layers.maxPooling2d({ poolSize: 2 }),
-      tfl.layers.conv2d({ filters: 64, kernelSize: 3, activation: 'relu', ...init() }),
-      tfl.layers.maxPooling2d({ poolSize: 2 }),
-      tfl.layers.flatten(),
-      tfl.layers.dense({ units: 128, activation: 'relu', ...init() }),
-      tfl.layers.dense({ units: numClasses, activation: 'softmax', ...init() }),
-    );
-  }
-  return tfl.sequential({ layers });
+  const shape = [...inputShape] as [number, number, number];
+  return tfl.sequential({ layers: MODELS[name](shape, numClasses, init) });
 }
 
 /** Copies of the model's weights in Keras order, as float32 ('f4') NDArrays. */

@@ -1,10 +1,11 @@
 // CIFAR-10 binary batches: each record is 1 label byte + 3,072 pixel bytes (1,024 R, then G,
 // then B, each 32x32 row-major, i.e. CHW); we hand out HWC. Only the records a partition needs
-// are read from disk, so a client never holds the whole 150 MB training set.
+// are read from disk, so a client never holds the whole 150 MB training set. `cifar` (the end) is
+// its entry in the dataset table: batches in <dataDir>/cifar/ or <dataDir>/cifar/cifar-10-batches-bin/.
 
 import { closeSync, existsSync, openSync, readSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import type { ImageSplit } from './idx.ts';
+import type { Dataset, ImageSplit } from './dataset.ts';
 
 export const CIFAR_RECORD_BYTES = 1 + 3 * 32 * 32;
 export const CIFAR_FILES = {
@@ -22,6 +23,7 @@ export function cifarBatchDir(dir: string): string {
 
 export interface CifarSplit {
   count: number;
+  inputShape: [32, 32, 3];
   /** Reads the given records (global indices over the split's files, in the given order). */
   read(indices: ArrayLike<number>): ImageSplit;
 }
@@ -46,6 +48,7 @@ export function openCifarSplit(dir: string, split: 'train' | 'test'): CifarSplit
   }
   return {
     count,
+    inputShape: [32, 32, 3],
     read(indices) {
       const n = indices.length;
       const images = new Uint8Array(n * 3072);
@@ -81,3 +84,20 @@ export function openCifarSplit(dir: string, split: 'train' | 'test'): CifarSplit
     },
   };
 }
+
+/** The dataset table's entry: 32x32x3, 10 classes; reads only the records a partition picks. */
+export const cifar: Dataset = {
+  info: { inputShape: [32, 32, 3], numClasses: 10 },
+  check(dataDir) {
+    const base = join(dataDir, 'cifar');
+    const dir = cifarBatchDir(base);
+    const expected = [...CIFAR_FILES.train, ...CIFAR_FILES.test];
+    const missing = expected.filter((f) => !existsSync(join(dir, f)));
+    if (missing.length === 0) return { ok: true };
+    return {
+      ok: false,
+      message: `cifar: missing ${missing.join(', ')} in ${dir} (also looked in ${join(base, 'cifar-10-batches-bin')}); expected CIFAR-10 binary files: ${expected.join(', ')}`,
+    };
+  },
+  open: (dataDir, split) => openCifarSplit(join(dataDir, 'cifar'), split),
+};

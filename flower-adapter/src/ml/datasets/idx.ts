@@ -1,9 +1,11 @@
 // Reader for IDX files (the MNIST / Fashion-MNIST layout), plain or gzip-compressed, and the
-// `fashionmnist` source built on it: <dataDir>/fashionmnist/{train,t10k}-{images-idx3,labels-idx1}-ubyte[.gz].
+// `fashionmnist` source built on it: <dataDir>/fashionmnist/{train,t10k}-{images-idx3,labels-idx1}-ubyte[.gz]
+// (`fashionmnist`, the end, is its entry in the dataset table).
 
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
+import { type Dataset, type ImageSplit, inMemory } from './dataset.ts';
 
 export interface IdxArray {
   dims: number[];
@@ -48,14 +50,6 @@ export const IDX_FILES = {
   test: ['t10k-images-idx3-ubyte', 't10k-labels-idx1-ubyte'],
 } as const;
 
-export interface ImageSplit {
-  /** HWC uint8 pixels, count × height × width × channels */
-  images: Uint8Array;
-  labels: Uint8Array;
-  count: number;
-  inputShape: [number, number, number];
-}
-
 /** One split of an IDX image dataset in `dir` (images [n, rows, cols] + labels [n]). */
 export function loadIdxSplit(dir: string, split: 'train' | 'test'): ImageSplit {
   const [imagesName, labelsName] = IDX_FILES[split];
@@ -72,3 +66,19 @@ export function loadIdxSplit(dir: string, split: 'train' | 'test'): ImageSplit {
   const [count, rows, cols] = images.dims as [number, number, number];
   return { images: images.data, labels: labels.data, count, inputShape: [rows, cols, 1] };
 }
+
+/** The dataset table's entry: IDX files in <dataDir>/fashionmnist/, 28x28x1, 10 classes. */
+export const fashionmnist: Dataset = {
+  info: { inputShape: [28, 28, 1], numClasses: 10 },
+  check(dataDir) {
+    const dir = join(dataDir, 'fashionmnist');
+    const expected = [...IDX_FILES.train, ...IDX_FILES.test];
+    const missing = expected.filter((f) => !existsSync(join(dir, f)) && !existsSync(join(dir, `${f}.gz`)));
+    if (missing.length === 0) return { ok: true };
+    return {
+      ok: false,
+      message: `fashionmnist: missing ${missing.map((f) => `${f}[.gz]`).join(', ')} in ${dir}; expected files (each plain or .gz): ${expected.join(', ')}`,
+    };
+  },
+  open: (dataDir, split) => inMemory(loadIdxSplit(join(dataDir, 'fashionmnist'), split)),
+};
