@@ -19,6 +19,30 @@ export interface RoundSummary {
   fitFailures?: number;
   durationMs?: number;
   skipped?: boolean;
+  /** server, strategies that discard (Krum, Bulyan): the clients (peer addresses) whose updates were used */
+  fitKept?: string[];
+  /** … and those discarded this round */
+  fitDiscarded?: string[];
+  /** what the strategy cut, where it cuts values rather than clients (trimmed mean) */
+  fitSelection?: string;
+}
+
+/** The strategy a server session runs, as its status reports it. */
+export interface StrategyStatus {
+  /** the `algo` name, e.g. "krum" */
+  algo: string;
+  /** the strategy's name, e.g. "Krum" or "DifferentialPrivacyServerSideFixedClipping(FedAvg)" */
+  name: string;
+  /** its own settings in Flower's names, defaults filled in */
+  params: Record<string, number>;
+  /** server-side central DP with fixed clipping, when on */
+  centralDp?: {
+    clippingNorm: number;
+    noiseMultiplier: number;
+    numSampledClients: number;
+    /** std of the Gaussian noise added to every coordinate: noise_multiplier·clipping_norm/num_sampled_clients */
+    noiseStdDev: number;
+  };
 }
 
 /** One session's status; `Params` is the adapter's typed form of the parameters it was started with. */
@@ -41,6 +65,8 @@ export interface SessionStatus<Params = Record<string, unknown>> {
   server?: string;
   clientsConnected?: number;
   examples?: number;
+  /** server: the strategy and its settings */
+  strategy?: StrategyStatus;
   rounds: RoundSummary[];
   params: Params;
 }

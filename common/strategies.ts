@@ -3,9 +3,38 @@
 // (flower-adapter/src/runtime/strategy/registry.ts) must have one entry per name — TypeScript
 // fails when one is missing. A new strategy: its name here, its seed spelling beside it, and one
 // line in the adapter's table. Names only: importing this loads nothing of the adapter.
+// The seed spelling is Flower's class name; names match case-insensitively, so either works.
 
-export const STRATEGY_NAMES = ['fedavg'] as const;
+export const STRATEGY_NAMES = [
+  'fedavg',
+  'fedavgm',
+  'fedprox',
+  'fedadagrad',
+  'fedadam',
+  'fedyogi',
+  'fedmedian',
+  'fedtrimmedavg',
+  'krum',
+  'multikrum',
+  'bulyan',
+  'qfedavg',
+  'faulttolerantfedavg',
+] as const;
 export type StrategyName = (typeof STRATEGY_NAMES)[number];
 
-/** How the seed system spelled each strategy on the wire (form fields, MoMo constraints). */
-export const STRATEGY_SEED_SPELLING: Record<StrategyName, string> = { fedavg: 'FedAvg' };
+/** How the seed system spelled each strategy on the wire (form fields, MoMo constraints): Flower's class names. */
+export const STRATEGY_SEED_SPELLING: Record<StrategyName, string> = {
+  fedavg: 'FedAvg',
+  fedavgm: 'FedAvgM',
+  fedprox: 'FedProx',
+  fedadagrad: 'FedAdagrad',
+  fedadam: 'FedAdam',
+  fedyogi: 'FedYogi',
+  fedmedian: 'FedMedian',
+  fedtrimmedavg: 'FedTrimmedAvg',
+  krum: 'Krum',
+  multikrum: 'MultiKrum',
+  bulyan: 'Bulyan',
+  qfedavg: 'QFedAvg',
+  faulttolerantfedavg: 'FaultTolerantFedAvg',
+};

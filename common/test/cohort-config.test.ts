@@ -161,8 +161,8 @@ describe('parseCohortConfig', () => {
     ['numround 0', base('numrounddist: [0, 1]\n'), /numrounddist\[0\]: got "0"/],
     [
       'unknown avgalgo',
-      base('avgalgodist: [FedAvg, FedProx]\n'),
-      /avgalgodist\[1\]: got "FedProx"; allowed: one of FedAvg/,
+      base('avgalgodist: [FedAvg, FedSgd]\n'),
+      /avgalgodist\[1\]: got "FedSgd"; allowed: one of FedAvg, FedAvgM/,
     ],
     [
       'unknown sameserver',

@@ -70,6 +70,93 @@ const servCases: Array<[string, Record<string, string>, string, RegExp]> = [
   ['unknown field', { numrounds: '5' }, 'numrounds', /unknown field/],
   ['roundtimeout negative', { roundtimeout: '-1' }, 'roundtimeout', /\(0, 86400\]/],
   ['missing dataset', { model: 'simple', source: 'fashionmnist' }, 'source', /train-images-idx3-ubyte/],
+  // per-strategy settings (Flower's parameter names) and their combinations
+  [
+    'fedavgm momentum 1',
+    { algo: 'FedAvgM', server_momentum: '1' },
+    'server_momentum',
+    /allowed: a number in \[0, 1\)/,
+  ],
+  ['fedavgm lr 0', { algo: 'fedavgm', server_learning_rate: '0' }, 'server_learning_rate', /\(0, 1000\]/],
+  [
+    'a setting of another strategy',
+    { server_momentum: '0.9' },
+    'server_momentum',
+    /not a setting of algo fedavg; it is one of fedavgm; fedavg takes no settings of its own/,
+  ],
+  ['fedprox without proximal_mu', { algo: 'FedProx' }, 'proximal_mu', /missing \(required, no default\)/],
+  ['fedprox negative mu', { algo: 'fedprox', proximal_mu: '-1' }, 'proximal_mu', /≥ 0|\[0, /],
+  [
+    'fedadagrad beta_1',
+    { algo: 'fedadagrad', beta_1: '0.9' },
+    'beta_1',
+    /one of fedadam, fedyogi; fedadagrad takes eta, eta_l, tau/,
+  ],
+  ['fedadam beta_2 1', { algo: 'fedadam', beta_2: '1' }, 'beta_2', /\[0, 1\)/],
+  ['fedyogi eta not a number', { algo: 'FedYogi', eta: 'fast' }, 'eta', /a number/],
+  ['trimmed beta 0.5', { algo: 'FedTrimmedAvg', beta: '0.5' }, 'beta', /\[0, 0.5\)/],
+  [
+    'krum with too few clients',
+    { algo: 'Krum', num_malicious_clients: '1' },
+    'num_malicious_clients',
+    /more than 2·1\+2 = 4 clients per round, but minfit is 2/,
+  ],
+  [
+    'krum f not an integer',
+    { algo: 'krum', num_malicious_clients: '0.5' },
+    'num_malicious_clients',
+    /an integer/,
+  ],
+  [
+    'multikrum keeping too many',
+    { algo: 'MultiKrum', minfit: '5', minav: '5', num_malicious_clients: '1', num_clients_to_keep: '5' },
+    'num_clients_to_keep',
+    /more than minfit − num_malicious_clients = 4/,
+  ],
+  [
+    'multikrum without keep',
+    { algo: 'multikrum', minfit: '3', minav: '3' },
+    'num_clients_to_keep',
+    /missing/,
+  ],
+  [
+    'bulyan with too few clients',
+    { algo: 'Bulyan', minfit: '6', minav: '6', num_malicious_clients: '1' },
+    'num_malicious_clients',
+    /at least 4·1\+3 = 7 clients per round, but minfit is 6/,
+  ],
+  ['qfedavg without server-side evaluation', { algo: 'QFedAvg' }, 'algo', /give model and source/],
+  ['qfedavg q negative', { algo: 'qfedavg', q_param: '-1' }, 'q_param', /\[0, 1000\]/],
+  [
+    'completion rate above 1',
+    { algo: 'FaultTolerantFedAvg', min_completion_rate_fit: '1.5' },
+    'min_completion_rate_fit',
+    /\[0, 1\]/,
+  ],
+  [
+    'faulttolerantfedavg refusing failures',
+    { algo: 'faulttolerantfedavg', acceptfailures: 'false' },
+    'acceptfailures',
+    /always accepts failures/,
+  ],
+  [
+    'central DP without noise_multiplier',
+    { clipping_norm: '1', num_sampled_clients: '3' },
+    'noise_multiplier',
+    /missing/,
+  ],
+  [
+    'central DP clipping_norm 0',
+    { clipping_norm: '0', noise_multiplier: '1', num_sampled_clients: '3' },
+    'clipping_norm',
+    /allowed: a number in \(0, /,
+  ],
+  [
+    'central DP num_sampled_clients 0',
+    { clipping_norm: '1', noise_multiplier: '1', num_sampled_clients: '0' },
+    'num_sampled_clients',
+    /integer/,
+  ],
 ];
 
 const cliCases: Array<[string, Record<string, string | undefined>, string, RegExp]> = [
@@ -144,5 +231,34 @@ describe('JSON bodies', () => {
     assert.equal(r.status, 400);
     const body = (await r.json()) as { problems: Array<{ field: string }> };
     assert.deepEqual(body.problems.map((p) => p.field).sort(), ['fracfit', 'minfit']);
+  });
+});
+
+describe('a strategy and its settings in the session status', () => {
+  after(async () => {
+    await registry.reset();
+  });
+  it('FedAvgM (Flower spelling) with server_momentum and central DP: 201, and the status shows all of it', async () => {
+    const r = await postForm('/serv', {
+      ...goodServ,
+      algo: 'FedAvgM',
+      server_momentum: '0.9',
+      clipping_norm: '2',
+      noise_multiplier: '0.5',
+      num_sampled_clients: '4',
+    });
+    assert.equal(r.status, 201, JSON.stringify(r.body));
+    const id = (r.body as { session: string }).session;
+    const st = (await (await fetch(`${base}/sessions/${id}`)).json()) as {
+      strategy: unknown;
+      params: { algo: string };
+    };
+    assert.equal(st.params.algo, 'fedavgm');
+    assert.deepEqual(st.strategy, {
+      algo: 'fedavgm',
+      name: 'DifferentialPrivacyServerSideFixedClipping(FedAvgM)',
+      params: { server_learning_rate: 1, server_momentum: 0.9 },
+      centralDp: { clippingNorm: 2, noiseMultiplier: 0.5, numSampledClients: 4, noiseStdDev: 0.25 },
+    });
   });
 });

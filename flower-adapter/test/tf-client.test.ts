@@ -7,8 +7,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { loadPartition, type Partition } from '../src/ml/datasets/registry.ts';
-import { createCentralEvaluator, TfClient } from '../src/ml/tf-client.ts';
-import { initTf, tf } from '../src/ml/tf.ts';
+import { createCentralEvaluator, fitObjective, proximalTerm, TfClient } from '../src/ml/tf-client.ts';
+import { initTf, tf, tfl } from '../src/ml/tf.ts';
 
 describe('TfClient', () => {
   let dir: string;
@@ -87,5 +87,52 @@ describe('TfClient', () => {
       `${later.metrics['loss']} < ${first.metrics['loss']}`,
     );
     client.dispose();
+  });
+});
+
+describe('FedProx on the client: the proximal term (mu/2)·‖w − w_global‖²', () => {
+  it('adds mu·(w − w_global) to the gradient of a tiny model, and (mu/2)·‖w − w_global‖² to the loss', async () => {
+    await initTf();
+    const model = tfl.sequential({
+      layers: [tfl.layers.dense({ units: 2, inputShape: [3], activation: 'softmax' })],
+    });
+    const w = [tf.tensor2d([0.1, -0.2, 0.3, 0.05, -0.4, 0.25], [3, 2]), tf.tensor1d([0.01, -0.02])];
+    model.setWeights(w);
+    const globals = [tf.tensor2d([0, 0.1, 0.2, 0.1, -0.3, 0], [3, 2]), tf.tensor1d([0.05, 0])];
+    const xs = tf.tensor2d([1, 2, -1, 0.5, -0.5, 2], [2, 3]);
+    const ys = tf.tensor2d([1, 0, 0, 1], [2, 2]);
+    const vars = model.trainableWeights.map((v) => v.read() as tf.Variable);
+    const mu = 0.7;
+    const plain = tf.variableGrads(() => fitObjective(model, xs, ys), vars);
+    const prox = tf.variableGrads(() => fitObjective(model, xs, ys, { globals, mu }), vars);
+    let norm2 = 0;
+    vars.forEach((v, i) => {
+      const g0 = plain.grads[v.name]!.dataSync();
+      const g1 = prox.grads[v.name]!.dataSync();
+      const wv = w[i]!.dataSync();
+      const gv = globals[i]!.dataSync();
+      for (let j = 0; j < wv.length; j++) {
+        norm2 += (wv[j]! - gv[j]!) ** 2;
+        const expected = mu * (wv[j]! - gv[j]!);
+        assert.ok(
+          Math.abs(g1[j]! - g0[j]! - expected) < 1e-6,
+          `var ${i}[${j}]: ${g1[j]! - g0[j]!} vs ${expected}`,
+        );
+      }
+    });
+    const dl = prox.value.dataSync()[0]! - plain.value.dataSync()[0]!;
+    assert.ok(Math.abs(dl - (mu / 2) * norm2) < 1e-6, `loss difference ${dl} vs ${(mu / 2) * norm2}`);
+    assert.equal(proximalTerm(vars, globals, 0).dataSync()[0], 0);
+    tf.dispose([
+      ...w,
+      ...globals,
+      xs,
+      ys,
+      plain.value,
+      prox.value,
+      ...Object.values(plain.grads),
+      ...Object.values(prox.grads),
+    ]);
+    model.dispose();
   });
 });

@@ -252,9 +252,9 @@ describe('parseIntentYaml: bad input', () => {
     ],
     [
       'unknown avgalgo',
-      withConstraint('avgalgo: FedProx'),
+      withConstraint('avgalgo: FedSgd'),
       422,
-      /avgalgo: got "FedProx"; allowed: one of FedAvg/,
+      /avgalgo: got "FedSgd"; allowed: one of FedAvg, FedAvgM/,
     ],
     [
       'unknown sameserv',

@@ -178,9 +178,9 @@ describe('resolveIntent: bad input', () => {
     ],
     [
       'form avgalgo',
-      () => resolveIntent(welding(), { avgalgo: 'FedProx' }, seedCatalog),
+      () => resolveIntent(welding(), { avgalgo: 'FedSgd' }, seedCatalog),
       422,
-      /form\.avgalgo: got "FedProx"; allowed: one of FedAvg/,
+      /form\.avgalgo: got "FedSgd"; allowed: one of FedAvg, FedAvgM/,
     ],
     [
       'form sameserver',

@@ -2,6 +2,8 @@
 // fit/evaluate receive the global weights, so the client keeps no state between rounds except
 // its model object; the optimizer is fresh each fit (FedAvg clients start every round from the
 // server's weights; carrying Adam's moments over from a different model would be wrong).
+// With `proximal_mu` in the fit config (FedProx), the training loss gains the proximal term
+// (mu/2)·‖w − w_global‖² over the trainable weights, w_global being the weights fit received.
 // Training yields to the event loop after every batch, so the process keeps serving
 // HTTP/gRPC (health checks, metrics, the Flower stream) while it trains.
 
@@ -60,6 +62,51 @@ function batchTensors(p: Partition, order: ArrayLike<number> | null, from: numbe
 /** Keras' categorical cross-entropy on softmax outputs (summed over the batch). */
 function crossEntropySum(probs: tf.Tensor, ys: tf.Tensor): tf.Scalar {
   return tf.neg(tf.sum(tf.mul(ys, tf.log(tf.clipByValue(probs, 1e-7, 1 - 1e-7))))) as tf.Scalar;
+}
+
+/** FedProx's proximal term (mu/2)·Σ‖w − w_global‖² over the given variables and their global copies. */
+export function proximalTerm(
+  vars: readonly tf.Tensor[],
+  globals: readonly tf.Tensor[],
+  mu: number,
+): tf.Scalar {
+  return tf.tidy(() => {
+    let sum: tf.Tensor = tf.scalar(0);
+    vars.forEach((v, i) => {
+      sum = tf.add(sum, tf.sum(tf.square(tf.sub(v, globals[i]!))));
+    });
+    return tf.mul(sum, mu / 2) as tf.Scalar;
+  });
+}
+
+/**
+ * The loss fit minimises on one batch: mean cross-entropy, plus the proximal term when `prox` is
+ * given. `hits` receives the batch's correct count (kept; the caller disposes it).
+ */
+export function fitObjective(
+  model: tfl.LayersModel,
+  xs: tf.Tensor,
+  ys: tf.Tensor,
+  prox?: { globals: readonly tf.Tensor[]; mu: number },
+  hits?: (t: tf.Scalar) => void,
+): tf.Scalar {
+  const probs = model.apply(xs, { training: true }) as tf.Tensor;
+  hits?.(tf.keep(correctCount(probs, ys)));
+  const data = tf.div(crossEntropySum(probs, ys), xs.shape[0]!) as tf.Scalar;
+  if (prox === undefined || prox.mu === 0) return data;
+  const vars = model.trainableWeights.map((w) => w.read());
+  return tf.add(data, proximalTerm(vars, prox.globals, prox.mu)) as tf.Scalar;
+}
+
+/** `proximal_mu` of a fit config: undefined when absent; a number ≥ 0 otherwise. */
+function proximalMu(config: Config): number | undefined {
+  const raw: Scalar | undefined = config['proximal_mu'];
+  if (raw === undefined) return undefined;
+  const v = typeof raw === 'bigint' ? Number(raw) : raw;
+  if (typeof v !== 'number' || !Number.isFinite(v) || v < 0) {
+    throw new Error(`fit config proximal_mu=${String(raw)} is invalid; allowed: a number ≥ 0`);
+  }
+  return v;
 }
 
 function correctCount(probs: tf.Tensor, ys: tf.Tensor): tf.Scalar {
@@ -126,7 +173,13 @@ export class TfClient implements NumPyClient {
     const epochs = configNumber(config, 'epochs', FIT_DEFAULTS.epochs, true);
     const batchSize = configNumber(config, 'batch_size', FIT_DEFAULTS.batch_size, true);
     const lr = configNumber(config, 'lr', FIT_DEFAULTS.lr, false);
+    const mu = proximalMu(config);
     if (parameters.length > 0) setWeights(this.model, parameters);
+    const globals =
+      mu !== undefined && mu > 0
+        ? this.model.trainableWeights.map((w) => tf.keep(w.read().clone()))
+        : undefined;
+    const prox = globals !== undefined ? { globals, mu: mu! } : undefined;
     const data = this.train;
     const optimizer = tf.train.adam(lr);
     const order = Int32Array.from({ length: data.count }, (_, i) => i);
@@ -144,11 +197,13 @@ export class TfClient implements NumPyClient {
           const to = Math.min(data.count, from + batchSize);
           const { xs, ys } = batchTensors(data, order, from, to);
           let hits: tf.Scalar | undefined;
-          const cost = optimizer.minimize(() => {
-            const probs = this.model.apply(xs, { training: true }) as tf.Tensor;
-            hits = tf.keep(correctCount(probs, ys));
-            return tf.div(crossEntropySum(probs, ys), to - from) as tf.Scalar;
-          }, true);
+          const cost = optimizer.minimize(
+            () =>
+              fitObjective(this.model, xs, ys, prox, (t) => {
+                hits = t;
+              }),
+            true,
+          );
           lossSum += cost!.dataSync()[0]! * (to - from);
           correct += hits!.dataSync()[0]!;
           seen += to - from;
@@ -158,6 +213,7 @@ export class TfClient implements NumPyClient {
       }
     } finally {
       optimizer.dispose();
+      if (globals !== undefined) tf.dispose(globals);
     }
     return {
       parameters: getWeights(this.model),

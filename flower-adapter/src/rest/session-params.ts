@@ -1,13 +1,17 @@
 // Validation of the adapter's two start requests, `/serv` (an FL server) and `/cli` (an FL
 // client), into typed parameters. Field names are the seed's (`algo, fracfit, minfit, minav,
-// numround`; `source, model, server, cohsize, part`); the extras are ours. Nothing here starts
-// anything: a request that fails validation changes nothing.
+// numround`; `source, model, server, cohsize, part`); the extras are ours. A strategy's own
+// settings and central DP's are fields named as Flower's parameters (`server_momentum`,
+// `clipping_norm`, …), their rules from the strategy table. Nothing here starts anything: a
+// request that fails validation changes nothing.
 
 import { createHash } from 'node:crypto';
 import type { StrategyName } from '../../../common/strategies.ts';
 import { DATASET_NAMES, type DatasetName } from '../ml/datasets/registry.ts';
 import { MODEL_NAMES, type ModelName } from '../ml/models.ts';
-import { STRATEGY_NAMES } from '../runtime/strategy/registry.ts';
+import { resolveOwnParams } from '../runtime/strategy/own-params.ts';
+import { STRATEGIES, STRATEGY_NAMES } from '../runtime/strategy/registry.ts';
+import type { CentralDpSettings } from '../runtime/strategy/strategy.ts';
 import { type Body, FieldReader, parseHostPort } from './fields.ts';
 
 export interface ServerParams {
@@ -15,6 +19,10 @@ export interface ServerParams {
   /** true when the caller named the session; false when it was derived from the request */
   sessionGiven: boolean;
   algo: StrategyName;
+  /** The strategy's own settings (Flower's names), defaults filled in; {} for fedavg. */
+  strategyParams: Record<string, number>;
+  /** Server-side central DP with fixed clipping, when clipping_norm, noise_multiplier and num_sampled_clients are given. */
+  centralDp?: CentralDpSettings;
   fracfit: number;
   minfit: number;
   minav: number;
@@ -74,6 +82,57 @@ function bool(r: FieldReader, field: string, fallback: boolean): boolean {
   return fallback;
 }
 
+/** Every strategy's own fields, and the strategies that take each. */
+function ownFieldOwners(): Map<string, StrategyName[]> {
+  const owners = new Map<string, StrategyName[]>();
+  for (const name of STRATEGY_NAMES) {
+    for (const p of STRATEGIES[name].own.params) owners.set(p.name, [...(owners.get(p.name) ?? []), name]);
+  }
+  return owners;
+}
+
+const DP_FIELDS = ['clipping_norm', 'noise_multiplier', 'num_sampled_clients'] as const;
+
+/** The chosen strategy's own fields; a field of another strategy is a problem saying whose it is. */
+function strategyParams(
+  r: FieldReader,
+  algo: StrategyName,
+  base: { minFitClients: number; minAvailableClients: number; hasEvaluateFn: boolean },
+): Record<string, number> {
+  const spec = STRATEGIES[algo].own;
+  const mine = spec.params.map((p) => p.name);
+  const given: Record<string, number> = {};
+  for (const [field, owners] of ownFieldOwners()) {
+    if (!r.has(field)) continue;
+    const v = r.number(field, {});
+    if (!mine.includes(field)) {
+      r.problem(
+        field,
+        `not a setting of algo ${algo}; it is one of ${owners.join(', ')}; ${algo} takes ${mine.join(', ') || 'no settings of its own'}`,
+      );
+    } else if (v !== undefined) {
+      given[field] = v;
+    }
+  }
+  const { own, problems } = resolveOwnParams(spec, given, base);
+  for (const [field, message] of problems) {
+    if (!r.problems.some((p) => p.field === field)) r.problem(field, message);
+  }
+  return own;
+}
+
+/** Central DP's three fields: none (no DP) or all of them. */
+function centralDp(r: FieldReader): CentralDpSettings | undefined {
+  if (!DP_FIELDS.some((f) => r.has(f))) {
+    for (const f of DP_FIELDS) r.string(f);
+    return undefined;
+  }
+  const clippingNorm = r.requiredNumber('clipping_norm', { min: 0, minExclusive: true, max: 1e9 });
+  const noiseMultiplier = r.requiredNumber('noise_multiplier', { min: 0, max: 1e9 });
+  const numSampledClients = r.requiredNumber('num_sampled_clients', { integer: true, min: 1, max: 100000 });
+  return { clippingNorm, noiseMultiplier, numSampledClients };
+}
+
 export function parseServerParams(body: Body): ServerParams {
   const r = new FieldReader(body);
   const algo = r.oneOf('algo', STRATEGY_NAMES, 'fedavg') ?? 'fedavg';
@@ -107,7 +166,34 @@ export function parseServerParams(body: Body): ServerParams {
   const epochs = r.number('epochs', { integer: true, min: 1, max: 1000 }, 1);
   const batchsize = r.number('batchsize', { integer: true, min: 1, max: 65536 }, 32);
   const lr = r.number('lr', { min: 0, minExclusive: true, max: 10 });
-  const derived = { algo, fracfit, minfit, minav, numround, fraceval, model, source, epochs, batchsize, lr };
+  const own = strategyParams(r, algo, {
+    minFitClients: minfit,
+    minAvailableClients: minav,
+    hasEvaluateFn: model !== undefined && source !== undefined,
+  });
+  if (algo === 'faulttolerantfedavg' && r.has('acceptfailures') && !acceptfailures) {
+    r.problem(
+      'acceptfailures',
+      'faulttolerantfedavg always accepts failures, up to min_completion_rate_fit / min_completion_rate_evaluate; allowed: true (or leave it out)',
+    );
+  }
+  const dp = centralDp(r);
+  const derived = {
+    algo,
+    fracfit,
+    minfit,
+    minav,
+    numround,
+    fraceval,
+    model,
+    source,
+    epochs,
+    batchsize,
+    lr,
+    // only when set, so a plain FedAvg request keeps the id it always had
+    ...(Object.keys(own).length > 0 ? { own } : {}),
+    ...(dp !== undefined ? { dp } : {}),
+  };
   const { id, given } = sessionId(r, 'serv', derived);
   r.rejectUnknown();
   r.finish();
@@ -115,6 +201,8 @@ export function parseServerParams(body: Body): ServerParams {
     session: id,
     sessionGiven: given,
     algo,
+    strategyParams: own,
+    ...(dp !== undefined ? { centralDp: dp } : {}),
     fracfit,
     minfit,
     minav,

@@ -48,6 +48,12 @@ export interface ServerRoundRecord {
   fitFailureReasons: string[];
   /** Aggregated fit metrics (strategy's fitMetricsAggregation). */
   metricsFit: Metrics;
+  /** Peers whose updates the aggregate used, where the strategy discards some (Krum, Bulyan). */
+  fitKept?: string[];
+  /** Peers whose updates the strategy discarded this round. */
+  fitDiscarded?: string[];
+  /** The strategy's note on what it cut (e.g. trimmed mean's per-coordinate cut). */
+  fitSelection?: string;
   evaluateResults: number;
   evaluateFailures: number;
   lossDistributed?: number;
@@ -393,6 +399,11 @@ export class FlServer<S> {
     );
     if ('state' in agg) this.state = agg.state as S;
     rec.metricsFit = agg.metrics;
+    if (agg.selection !== undefined) {
+      rec.fitKept = agg.selection.kept.map((c) => c.peer);
+      rec.fitDiscarded = agg.selection.discarded.map((c) => c.peer);
+      if (agg.selection.note !== undefined) rec.fitSelection = agg.selection.note;
+    }
     if (agg.parameters !== undefined) {
       this.parameters = agg.parameters;
       rec.skipped = false;

@@ -3,10 +3,13 @@
 // round loop, run in the background. When the server knows `model` (and `source`), it starts
 // from the model's own initial weights and evaluates every global model on the held-out test split.
 
+import type { StrategyStatus } from '../../../common/adapter-api.ts';
+import { STRATEGY_SEED_SPELLING } from '../../../common/strategies.ts';
 import type { ServerParams } from '../rest/session-params.ts';
 import { startFlowerGrpcServer, type FlowerGrpcServer } from '../runtime/grpc-server.ts';
 import { arraysToParameters } from '../runtime/npy.ts';
 import { runFlServer, type ServerEvent } from '../runtime/server.ts';
+import { noiseStdDev } from '../runtime/strategy/dp-server-fixed-clipping.ts';
 import { createStrategy } from '../runtime/strategy/registry.ts';
 import type { AnyStrategy } from '../runtime/strategy/strategy.ts';
 import type { NDArray, Parameters } from '../runtime/types.ts';
@@ -24,6 +27,7 @@ type CentralEvaluator = (
 export class TsServerSession extends BaseSession<ServerParams> implements Session {
   readonly role = 'server' as const;
   private grpc?: FlowerGrpcServer;
+  private strategyName?: string;
 
   async start(): Promise<void> {
     const p = this.params;
@@ -68,8 +72,10 @@ export class TsServerSession extends BaseSession<ServerParams> implements Sessio
               const r = await central(arrays);
               return { loss: r.loss, metrics: { accuracy: r.accuracy } };
             },
-      own: {},
+      own: p.strategyParams,
+      ...(p.centralDp !== undefined ? { centralDp: p.centralDp } : {}),
     });
+    this.strategyName = strategy.name;
     this.grpc = await startFlowerGrpcServer({ host: this.ctx.host, port: this.ctx.flPort });
     this.book.set('waiting');
     this.ctx.log(`server session ${this.id}: listening on ${this.address}, waiting for ${p.minav} clients`);
@@ -154,6 +160,9 @@ export class TsServerSession extends BaseSession<ServerParams> implements Sessio
         if (current) {
           current.durationMs = e.ms;
           current.skipped = e.skipped;
+          if (e.record.fitKept !== undefined) current.fitKept = [...e.record.fitKept];
+          if (e.record.fitDiscarded !== undefined) current.fitDiscarded = [...e.record.fitDiscarded];
+          if (e.record.fitSelection !== undefined) current.fitSelection = e.record.fitSelection;
         }
         m.roundCompleted(this.id, 'server', current?.fitResults, e.ms / 1000);
         b.touch();
@@ -174,8 +183,20 @@ export class TsServerSession extends BaseSession<ServerParams> implements Sessio
     return {
       ...this.baseStatus('server', this.grpc?.bytes ?? { sent: 0, received: 0 }),
       numRounds: this.params.numround,
+      strategy: this.strategyStatus(),
       address: this.address,
       clientsConnected: this.grpc && !this.book.ended ? this.grpc.clientManager.numAvailable() : 0,
+    };
+  }
+
+  private strategyStatus(): StrategyStatus {
+    const p = this.params;
+    const dp = p.centralDp;
+    return {
+      algo: p.algo,
+      name: this.strategyName ?? STRATEGY_SEED_SPELLING[p.algo],
+      params: { ...p.strategyParams },
+      ...(dp !== undefined ? { centralDp: { ...dp, noiseStdDev: noiseStdDev(dp) } } : {}),
     };
   }
 

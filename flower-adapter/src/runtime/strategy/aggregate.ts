@@ -43,36 +43,38 @@ function fmtShape(shape: number[]): string {
   return `[${shape.join(',')}]`;
 }
 
-/** Throws unless every update has numExamples > 0 and the same number, shapes and sizes of arrays. */
-function validateUpdates(updates: WeightedUpdate[]): void {
-  if (updates.length === 0)
-    throw new RangeError('weightedAverage: no updates to aggregate (need at least 1)');
+/**
+ * Throws unless every update has numExamples > 0 and the same number, shapes and sizes of real
+ * arrays; `where` (the aggregation's name) starts every message.
+ */
+export function validateUpdates(updates: WeightedUpdate[], where = 'weightedAverage'): void {
+  if (updates.length === 0) throw new RangeError(`${where}: no updates to aggregate (need at least 1)`);
   const ref = updates[0]!.arrays;
   const who = (c: number): string =>
     `client ${c}${updates[c]!.id === undefined ? '' : ` (${updates[c]!.id})`}`;
   updates.forEach((u, c) => {
-    checkNumExamples(u.numExamples, `weightedAverage: ${who(c)}`);
+    checkNumExamples(u.numExamples, `${where}: ${who(c)}`);
     if (u.arrays.length !== ref.length) {
       throw new RangeError(
-        `weightedAverage: ${who(c)} sent ${u.arrays.length} arrays, ${who(0)} sent ${ref.length}; all clients must send the same number`,
+        `${where}: ${who(c)} sent ${u.arrays.length} arrays, ${who(0)} sent ${ref.length}; all clients must send the same number`,
       );
     }
     u.arrays.forEach((a, k) => {
       const r = ref[k]!;
       if (!sameShape(a.shape, r.shape)) {
         throw new RangeError(
-          `weightedAverage: ${who(c)} array ${k} has shape ${fmtShape(a.shape)}, ${who(0)} has ${fmtShape(r.shape)}; shapes must match`,
+          `${where}: ${who(c)} array ${k} has shape ${fmtShape(a.shape)}, ${who(0)} has ${fmtShape(r.shape)}; shapes must match`,
         );
       }
       if (!NUMERIC_DTYPES.has(a.dtype)) {
         throw new RangeError(
-          `weightedAverage: ${who(c)} array ${k} has dtype ${a.dtype}; allowed: ${[...NUMERIC_DTYPES].join(', ')}`,
+          `${where}: ${who(c)} array ${k} has dtype ${a.dtype}; allowed: ${[...NUMERIC_DTYPES].join(', ')}`,
         );
       }
       const size = shapeSize(a.shape);
       if (a.data.length !== size) {
         throw new RangeError(
-          `weightedAverage: ${who(c)} array ${k} holds ${a.data.length} elements but shape ${fmtShape(a.shape)} needs ${size}`,
+          `${where}: ${who(c)} array ${k} holds ${a.data.length} elements but shape ${fmtShape(a.shape)} needs ${size}`,
         );
       }
     });
@@ -149,6 +151,16 @@ export function weightedAverage(updates: WeightedUpdate[]): NDArray[] {
     out.push({ dtype: 'f4', shape: [...shape], data: dst });
   }
   return out;
+}
+
+/** The arrays as float64 copies (the working precision of the strategies beyond FedAvg). */
+export function toFloat64(arrays: NDArray[]): Float64Array[] {
+  return arrays.map((a) => Float64Array.from(a.data as unknown as ArrayLike<number>));
+}
+
+/** float64 working arrays back to float32 NDArrays with the shapes of `like`. */
+export function toFloat32Arrays(like: NDArray[], data: Float64Array[]): NDArray[] {
+  return like.map((a, k) => ({ dtype: 'f4', shape: [...a.shape], data: Float32Array.from(data[k]!) }));
 }
 
 /**

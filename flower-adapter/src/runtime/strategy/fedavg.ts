@@ -3,6 +3,11 @@
 // average what comes back weighted by num_examples. Settings are checked in the constructor and
 // bad ones throw (Flower only warns). The instance holds settings only, so one FedAvg can serve
 // several runs at once; its per-run state type is `undefined` (see strategy.ts).
+//
+// The strategies built on FedAvg override one hook each, as Flower's do: `combine` (how the
+// round's updates become the new global model: FedAvgM, FedOpt, FedMedian, Krum, …),
+// `acceptsRound` (which rounds are aggregated at all: FaultTolerantFedAvg) or configureFit
+// (FedProx).
 
 import { parametersToArrays, arraysToParameters } from '../npy.ts';
 import type {
@@ -14,15 +19,22 @@ import type {
   FitIns,
   FitRes,
   Metrics,
+  NDArray,
   Parameters,
 } from '../types.ts';
-import { weightedAverage, weightedLossAverage, weightedMetricsAverage } from './aggregate.ts';
+import {
+  type WeightedUpdate,
+  weightedAverage,
+  weightedLossAverage,
+  weightedMetricsAverage,
+} from './aggregate.ts';
 import {
   type EvaluateAggregate,
   type EvaluateFailure,
   type EvaluateFn,
   type FitAggregate,
   type FitFailure,
+  type FitSelection,
   NotEnoughClientsError,
   type Strategy,
   type StrategyContext,
@@ -75,6 +87,14 @@ export function fedAvgOptions(s: StrategySettings): FedAvgOptions {
   };
 }
 
+/** What `combine` makes of a round's updates: the new global arrays, and optionally new run state and which updates it used (indices into the updates). */
+export interface Combined<S> {
+  arrays: NDArray[];
+  state?: S;
+  kept?: number[];
+  note?: string;
+}
+
 /** Used only when a caller passes no context (the server always passes one). */
 const DEFAULT_WAIT_FOR_CLIENTS_MS = 60_000;
 
@@ -114,7 +134,7 @@ function checkFunction(name: string, v: unknown): void {
   }
 }
 
-export class FedAvg implements Strategy<undefined> {
+export class FedAvg<S = undefined> implements Strategy<S> {
   readonly name: string = 'FedAvg';
   readonly fractionFit: number;
   readonly fractionEvaluate: number;
@@ -122,7 +142,7 @@ export class FedAvg implements Strategy<undefined> {
   readonly minEvaluateClients: number;
   readonly minAvailableClients: number;
   readonly acceptFailures: boolean;
-  private readonly opts: FedAvgOptions;
+  protected readonly opts: FedAvgOptions;
 
   constructor(opts: FedAvgOptions = {}) {
     for (const key of Object.keys(opts)) {
@@ -168,8 +188,8 @@ export class FedAvg implements Strategy<undefined> {
     this.opts = { ...opts };
   }
 
-  createState(): undefined {
-    return undefined;
+  createState(): S {
+    return undefined as S;
   }
 
   /** Flower's num_fit_clients: how many to sample, and how many must be connected first. */
@@ -196,7 +216,7 @@ export class FedAvg implements Strategy<undefined> {
     round: number,
     parameters: Parameters,
     clientManager: ClientManager,
-    ctx?: StrategyContext<undefined>,
+    ctx?: StrategyContext<S>,
   ): Promise<Array<[ClientProxy, FitIns]>> {
     const config = (await this.opts.onFitConfig?.(round)) ?? {};
     const { sampleSize, minNumClients } = this.numFitClients(clientManager.numAvailable());
@@ -208,7 +228,7 @@ export class FedAvg implements Strategy<undefined> {
     round: number,
     parameters: Parameters,
     clientManager: ClientManager,
-    ctx?: StrategyContext<undefined>,
+    ctx?: StrategyContext<S>,
   ): Promise<Array<[ClientProxy, EvaluateIns]>> {
     if (this.fractionEvaluate === 0) return [];
     const config = (await this.opts.onEvaluateConfig?.(round)) ?? {};
@@ -217,22 +237,41 @@ export class FedAvg implements Strategy<undefined> {
     return clients.map((c) => [c, { parameters, config }]);
   }
 
-  async aggregateFit(
+  /** Whether a round with these results and failures is aggregated (Flower: results, and failures only with acceptFailures). */
+  protected acceptsRound(_phase: 'fit' | 'evaluate', results: number, failures: number): boolean {
+    return results > 0 && (failures === 0 || this.acceptFailures);
+  }
+
+  /** The new global arrays from the round's updates; FedAvg's is the example-weighted mean. */
+  protected async combine(
     _round: number,
+    updates: WeightedUpdate[],
+    _ctx: StrategyContext<S> | undefined,
+  ): Promise<Combined<S>> {
+    return { arrays: weightedAverage(updates) };
+  }
+
+  async aggregateFit(
+    round: number,
     results: Array<[ClientProxy, FitRes]>,
     failures: FitFailure[],
-  ): Promise<FitAggregate<undefined>> {
-    if (results.length === 0) return { metrics: {} };
-    if (failures.length > 0 && !this.acceptFailures) return { metrics: {} };
+    ctx?: StrategyContext<S>,
+  ): Promise<FitAggregate<S>> {
+    if (!this.acceptsRound('fit', results.length, failures.length)) return { metrics: {} };
     const updates = results.map(([client, res]) => ({
       arrays: parametersToArrays(res.parameters),
       numExamples: res.numExamples,
       id: client.cid,
     }));
-    const parameters = arraysToParameters(weightedAverage(updates));
+    const combined = await this.combine(round, updates, ctx);
     const metricsIn = results.map(([, res]) => ({ numExamples: res.numExamples, metrics: res.metrics }));
     const metrics = (this.opts.fitMetricsAggregation ?? weightedMetricsAverage)(metricsIn);
-    return { parameters, metrics };
+    const out: FitAggregate<S> = { parameters: arraysToParameters(combined.arrays), metrics };
+    if ('state' in combined) out.state = combined.state as S;
+    if (combined.kept !== undefined || combined.note !== undefined) {
+      out.selection = selectionOf(results, combined.kept, combined.note);
+    }
+    return out;
   }
 
   async aggregateEvaluate(
@@ -240,8 +279,7 @@ export class FedAvg implements Strategy<undefined> {
     results: Array<[ClientProxy, EvaluateRes]>,
     failures: EvaluateFailure[],
   ): Promise<EvaluateAggregate> {
-    if (results.length === 0) return { metrics: {} };
-    if (failures.length > 0 && !this.acceptFailures) return { metrics: {} };
+    if (!this.acceptsRound('evaluate', results.length, failures.length)) return { metrics: {} };
     const loss = weightedLossAverage(results.map(([, r]) => r));
     const metricsIn = results.map(([, res]) => ({ numExamples: res.numExamples, metrics: res.metrics }));
     const metrics = (this.opts.evaluateMetricsAggregation ?? weightedMetricsAverage)(metricsIn);
@@ -262,7 +300,7 @@ export class FedAvg implements Strategy<undefined> {
     clientManager: ClientManager,
     sampleSize: number,
     minNumClients: number,
-    ctx: StrategyContext<undefined> | undefined,
+    ctx: StrategyContext<S> | undefined,
   ): Promise<ClientProxy[]> {
     const timeoutMs = ctx?.waitForClientsTimeoutMs ?? DEFAULT_WAIT_FOR_CLIENTS_MS;
     const clients = await clientManager.sample(sampleSize, minNumClients, timeoutMs);
@@ -271,4 +309,19 @@ export class FedAvg implements Strategy<undefined> {
     }
     return clients;
   }
+}
+
+/** Kept and discarded clients from the indices a combine used (all of them when it names none). */
+function selectionOf(
+  results: Array<[ClientProxy, FitRes]>,
+  kept: number[] | undefined,
+  note: string | undefined,
+): FitSelection {
+  const keep = new Set(kept ?? results.map((_, i) => i));
+  const sel: FitSelection = {
+    kept: results.filter((_, i) => keep.has(i)).map(([c]) => c),
+    discarded: results.filter((_, i) => !keep.has(i)).map(([c]) => c),
+  };
+  if (note !== undefined) sel.note = note;
+  return sel;
 }

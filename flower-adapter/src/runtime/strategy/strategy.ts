@@ -44,6 +44,16 @@ export interface FitAggregate<S> {
   metrics: Metrics;
   /** Replaces ctx.state for the following calls; omit to keep it. */
   state?: S;
+  /** Which clients' updates the aggregate used, for strategies that discard some (Krum, Bulyan). */
+  selection?: FitSelection;
+}
+
+/** What a discarding strategy did with the round's results; the server records it per round. */
+export interface FitSelection {
+  kept: ClientProxy[];
+  discarded: ClientProxy[];
+  /** How the rest was treated, e.g. trimmed mean's per-coordinate cut. */
+  note?: string;
 }
 
 export interface EvaluateAggregate {
@@ -155,7 +165,44 @@ export interface StrategySettings {
   onFitConfig: (round: number) => Config;
   /** Config sent with EvaluateIns in each round. */
   onEvaluateConfig: (round: number) => Config;
-  readonly own: Readonly<Record<string, number | string | boolean>>;
+  readonly own: Readonly<Record<string, number>>;
+  /** Server-side central DP with fixed clipping around the strategy (Flower's DifferentialPrivacyServerSideFixedClipping). */
+  centralDp?: CentralDpSettings;
+}
+
+export interface CentralDpSettings {
+  clippingNorm: number;
+  noiseMultiplier: number;
+  numSampledClients: number;
+}
+
+/**
+ * One per-strategy setting as /serv takes it: its field name (Flower's parameter name), range,
+ * and default (none: the field is required, as in Flower).
+ */
+export interface OwnParam {
+  name: string;
+  integer?: boolean;
+  min: number;
+  max: number;
+  minExclusive?: boolean;
+  maxExclusive?: boolean;
+  default?: number;
+  doc: string;
+}
+
+/** The settings every strategy shares, as the cross-checks of OwnParams need them. */
+export interface BaseSettingsView {
+  minFitClients: number;
+  minAvailableClients: number;
+  hasEvaluateFn: boolean;
+}
+
+/** A strategy's own settings: the fields, and the checks that span several of them. */
+export interface OwnParams {
+  params: readonly OwnParam[];
+  /** Problems of a combination, as [field, message]; none when the settings fit together. */
+  check?: (own: Readonly<Record<string, number>>, base: BaseSettingsView) => Array<[string, string]>;
 }
 
 /** Builds one strategy from a session's settings; throws (RangeError, TypeError) on bad ones. */
