@@ -38,3 +38,14 @@ export const STRATEGY_SEED_SPELLING: Record<StrategyName, string> = {
   qfedavg: 'QFedAvg',
   faulttolerantfedavg: 'FaultTolerantFedAvg',
 };
+
+/**
+ * Strategies with a setting that has no default (as in Flower): the adapter refuses them without
+ * it, and the MLFO, which passes no strategy settings yet, refuses them at /receive rather than
+ * accept an intent whose FL server cannot start. The adapter's tests keep this list equal to its
+ * table's settings without a default.
+ */
+export const SETTINGS_WITHOUT_DEFAULT: Partial<Record<StrategyName, readonly string[]>> = {
+  fedprox: ['proximal_mu'],
+  multikrum: ['num_clients_to_keep'],
+};

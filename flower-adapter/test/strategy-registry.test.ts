@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { STRATEGY_NAMES as CONTRACT } from '../../common/strategies.ts';
+import { STRATEGY_NAMES as CONTRACT, SETTINGS_WITHOUT_DEFAULT } from '../../common/strategies.ts';
 import { FedAvg } from '../src/runtime/strategy/fedavg.ts';
-import { createStrategy, STRATEGY_NAMES } from '../src/runtime/strategy/registry.ts';
+import { createStrategy, STRATEGIES, STRATEGY_NAMES } from '../src/runtime/strategy/registry.ts';
 import type { StrategySettings } from '../src/runtime/strategy/strategy.ts';
 
 const settings: StrategySettings = {
@@ -20,6 +20,15 @@ const settings: StrategySettings = {
 describe('strategy registry', () => {
   it('has one entry per name of the shared contract', () => {
     assert.deepEqual([...STRATEGY_NAMES].sort(), [...CONTRACT].sort());
+  });
+
+  it("the shared list of settings without a default is the table's", () => {
+    const fromTable = Object.fromEntries(
+      Object.entries(STRATEGIES)
+        .map(([name, e]) => [name, e.own.params.filter((p) => p.default === undefined).map((p) => p.name)])
+        .filter(([, names]) => (names as string[]).length > 0),
+    );
+    assert.deepEqual(fromTable, SETTINGS_WITHOUT_DEFAULT);
   });
 
   it('builds fedavg from the session settings', () => {

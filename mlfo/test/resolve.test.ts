@@ -183,6 +183,12 @@ describe('resolveIntent: bad input', () => {
       /form\.avgalgo: got "FedSgd"; allowed: one of FedAvg, FedAvgM/,
     ],
     [
+      'a strategy with a setting the MLFO cannot pass yet',
+      () => resolveIntent(welding(), { avgalgo: 'FedProx' }, seedCatalog),
+      422,
+      /form\.avgalgo: avgalgo FedProx \(from form field avgalgo\) needs proximal_mu, which has no default.*allowed: .*fedavgm/,
+    ],
+    [
       'form sameserver',
       () => resolveIntent(welding(), { sameserver: 'maybe' }, seedCatalog),
       422,

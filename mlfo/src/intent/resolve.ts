@@ -4,6 +4,7 @@
 // settingsSource records which one won so a run report can say where each value came from.
 // Nothing here deploys anything.
 
+import { SETTINGS_WITHOUT_DEFAULT, STRATEGY_NAMES } from '../../../common/strategies.ts';
 import type { Catalog, CatalogEntry } from './catalog.ts';
 import {
   ADAPTER_MODEL_NAMES,
@@ -206,6 +207,17 @@ export function resolveIntent(
   if (pairProblem !== undefined) {
     const file = pairProblem.path.startsWith('targets') ? intent.fileName : undefined;
     throw new IntentError(422, [pairProblem], file);
+  }
+  const needs = SETTINGS_WITHOUT_DEFAULT[chosen.avgalgo.value];
+  if (needs !== undefined) {
+    const a = chosen.avgalgo;
+    const problem = problemAt(
+      a.path,
+      `avgalgo ${STRATEGY_SEED_SPELLING[a.value]} (from ${a.where}) needs ${needs.join(', ')}, which has no default and which this MLFO ` +
+        `does not pass to the FL server yet; allowed: a strategy whose settings all have defaults (${STRATEGY_NAMES.filter((n) => SETTINGS_WITHOUT_DEFAULT[n] === undefined).join(', ')})`,
+      a.at,
+    );
+    throw new IntentError(422, [problem], a.origin === 'intent' ? intent.fileName : undefined);
   }
   const pipeline = buildPipeline(intent, target, form, chosen, { catalog, entry });
   warnAboutPipeline(intent, pipeline, form, chosen, { catalog, entry }, list);
