@@ -6,7 +6,7 @@
 // same machine are untouched. It keeps going past failures and reports every one.
 
 import { removeRunTempDir } from '../run-id.ts';
-import { existsSync, readFileSync, readdirSync, readlinkSync, statSync } from 'node:fs';
+import { type Dirent, existsSync, readFileSync, readdirSync, readlinkSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { isForwarderScript } from '../forwarder.ts';
 import type { TeardownReport } from '../network.ts';
@@ -100,9 +100,10 @@ export function pidsInNamespaces(namespaces: readonly string[]): number[] {
 function cgroupTreePids(dir: string): number[] {
   const out: number[] = [];
   const walk = (d: string): void => {
-    let entries: string[];
+    let entries: Dirent[];
     try {
-      entries = readdirSync(d);
+      // the dirent type, not a stat per entry: a host's cgroup holds dozens of control files
+      entries = readdirSync(d, { withFileTypes: true });
     } catch {
       return;
     }
@@ -111,14 +112,7 @@ function cgroupTreePids(dir: string): number[] {
     } catch {
       /* gone */
     }
-    for (const e of entries) {
-      const p = join(d, e);
-      try {
-        if (statSync(p).isDirectory()) walk(p);
-      } catch {
-        /* gone */
-      }
-    }
+    for (const e of entries) if (e.isDirectory()) walk(join(d, e.name));
   };
   walk(dir);
   return out;
@@ -126,9 +120,22 @@ function cgroupTreePids(dir: string): number[] {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
+/**
+ * Waits until none of `pids` is alive or `ms` have passed; polls every few ms at first (a process
+ * usually ends within one), then every 50 ms. Returns whether they all ended.
+ */
+async function ended(pids: readonly number[], ms: number): Promise<boolean> {
+  const alive = (p: number) => procStat(p)?.alive === true;
+  const deadline = performance.now() + ms;
+  for (let wait = 1; pids.some(alive); wait = Math.min(50, wait * 2)) {
+    if (performance.now() >= deadline) return false;
+    await sleep(wait);
+  }
+  return true;
+}
+
 /** SIGTERM, wait up to `graceMs`, then SIGKILL; returns the pids still alive afterwards. */
 export async function killPids(pids: readonly number[], graceMs = 3000): Promise<number[]> {
-  const alive = (p: number) => procStat(p)?.alive === true;
   const signal = (sig: NodeJS.Signals) => {
     for (const p of pids) {
       try {
@@ -139,11 +146,10 @@ export async function killPids(pids: readonly number[], graceMs = 3000): Promise
     }
   };
   signal('SIGTERM');
-  for (let t = 0; t < graceMs && pids.some(alive); t += 50) await sleep(50);
-  if (!pids.some(alive)) return [];
+  if (await ended(pids, graceMs)) return [];
   signal('SIGKILL');
-  for (let t = 0; t < 2000 && pids.some(alive); t += 50) await sleep(50);
-  return pids.filter(alive);
+  await ended(pids, 2000);
+  return pids.filter((p) => procStat(p)?.alive === true);
 }
 
 export interface TeardownInput {
