@@ -9,6 +9,7 @@ import { test } from 'node:test';
 import { cpuUsageSeconds, detectCgroups } from '../src/netns/cgroups.ts';
 import { cleanRun } from '../src/netns/clean.ts';
 import { NetemMissingError, type StartedNetwork, startNetwork } from '../src/netns/index.ts';
+import { rootNamePattern, runTag } from '../src/netns/plan.ts';
 import type { RunState } from '../src/netns/state.ts';
 import type { TopologySpec } from '../../common/topology-spec/topology-spec.ts';
 import { collect } from './support/collect-output.ts';
@@ -221,6 +222,38 @@ test('with linksWithoutDelay the run proceeds, warns and records the links witho
     assert.deepEqual(netnsLeftovers(runId), []);
   } finally {
     await net?.stop().catch(() => undefined);
+  }
+});
+
+test("stop removes the run's interfaces as one group; an interface not of the run keeps its group and stays", {
+  skip,
+}, async () => {
+  const { runId, runDir } = newRun();
+  // a bridge of another owner, in a group of its own (teardown picks a group no interface is in)
+  const foreign = `mlfog${process.pid % 1_000_000}`;
+  const groupOf = (dev: string) => readFileSync(`/sys/class/net/${dev}/netdev_group`, 'utf8').trim();
+  const add = spawnSync('ip', ['link', 'add', foreign, 'group', '4242', 'type', 'bridge']);
+  assert.equal(add.status, 0, add.stderr.toString());
+  let net: StartedNetwork | undefined;
+  try {
+    net = await startNetwork(star(), { runId, runDir, log: () => undefined });
+    const pattern = rootNamePattern(runTag(runId));
+    const rootVeths = (
+      JSON.parse(spawnSync('ip', ['-j', '-d', 'link', 'show', 'type', 'veth']).stdout.toString()) as {
+        ifname: string;
+      }[]
+    ).filter((l) => pattern.test(l.ifname));
+    const report = await net.stop();
+    assert.deepEqual(report.failures, []);
+    assert.deepEqual(
+      [report.removed.namespaces, report.removed.bridges, report.removed.veths],
+      [4, 2, rootVeths.length],
+    );
+    assert.deepEqual(netnsLeftovers(runId), []);
+    assert.equal(groupOf(foreign), '4242');
+  } finally {
+    await net?.stop().catch(() => undefined);
+    spawnSync('ip', ['link', 'del', foreign]);
   }
 });
 

@@ -3,7 +3,16 @@
 // `mlfo-<runId>/<host>` under every controller; processes started in the host are written to
 // its cgroup.procs before they run. Only directories of the run are ever created or removed.
 
-import { existsSync, mkdirSync, readFileSync, realpathSync, rmdirSync, writeFileSync } from 'node:fs';
+import {
+  type Dirent,
+  existsSync,
+  mkdirSync,
+  readFileSync,
+  readdirSync,
+  realpathSync,
+  rmdirSync,
+  writeFileSync,
+} from 'node:fs';
 import { join } from 'node:path';
 import type { Limits } from '../network.ts';
 
@@ -141,38 +150,29 @@ export function cpuUsageSeconds(l: CgroupLayout, runId: string, host: string): n
 
 /** Removes a cgroup directory tree bottom-up; retries briefly while exiting processes leave it. */
 export async function removeCgroupTree(dir: string): Promise<void> {
-  const { readdirSync, statSync } = await import('node:fs');
   // Another teardown of the same run (a second stop(), a clean) may remove the tree meanwhile:
   // what is already gone counts as removed.
   const gone = (err: unknown) => (err as NodeJS.ErrnoException).code === 'ENOENT';
-  let names: string[];
+  let entries: Dirent[];
   try {
-    names = readdirSync(dir);
+    // the dirent type, not a stat per entry: a cgroup directory holds dozens of control files
+    entries = readdirSync(dir, { withFileTypes: true });
   } catch (err) {
     if (gone(err)) return;
     throw err;
   }
-  for (const name of names) {
-    const p = join(dir, name);
-    let isDir: boolean;
-    try {
-      isDir = statSync(p).isDirectory();
-    } catch (err) {
-      if (gone(err)) continue;
-      throw err;
-    }
-    if (isDir) await removeCgroupTree(p);
-  }
-  for (let attempt = 0; ; attempt++) {
+  for (const e of entries) if (e.isDirectory()) await removeCgroupTree(join(dir, e.name));
+  // EBUSY while the last processes leave: retry for up to a second, every few ms at first
+  for (let waited = 0, wait = 1; ; waited += wait, wait = Math.min(50, wait * 2)) {
     try {
       rmdirSync(dir);
       return;
     } catch (err) {
       const code = (err as NodeJS.ErrnoException).code;
       if (code === 'ENOENT') return;
-      if (code !== 'EBUSY' || attempt >= 20)
+      if (code !== 'EBUSY' || waited >= 1000)
         throw new Error(`cannot remove cgroup ${dir}: ${(err as Error).message}`);
-      await new Promise((r) => setTimeout(r, 50));
+      await new Promise((r) => setTimeout(r, wait));
     }
   }
 }
