@@ -12,6 +12,7 @@ import { loadCatalog } from '../src/intent/catalog.ts';
 import { pipelineDifferences, SERVER_SETTINGS } from '../src/intent/pipeline-diff.ts';
 import { pipelineFromDerived, resolveIntent } from '../src/intent/resolve.ts';
 import { intentFromMomo, intentToMomo } from '../src/momo/intent-momo.ts';
+import { sharingSignature } from '../src/orchestration/server-placement.ts';
 
 const intentsDir = new URL('../../intents', import.meta.url).pathname;
 const catalog = loadCatalog(join(intentsDir, 'catalog.yaml'));
@@ -158,6 +159,46 @@ describe('strategy settings at /receive', () => {
       'strategyParams server_learning_rate=1, server_momentum=0.5 (theirs server_learning_rate=1, server_momentum=0.9)',
     ]);
     assert.deepEqual(pipelineDifferences(a, c, SERVER_SETTINGS), []);
+  });
+
+  it('the cloud shares an FL server only between cohorts of the same strategy settings (defaults filled in)', () => {
+    const cloud = (...lines: string[]) =>
+      pipelineFromDerived(
+        intentFromMomo(intentToMomo(resolveIntent(intentWith(...lines), {}, catalog).derived)).intent,
+        catalog,
+      ).settings;
+    const half = sharingSignature(cloud('avgalgo: FedAvgM', 'server_momentum: 0.5'));
+    assert.notEqual(half, sharingSignature(cloud('avgalgo: FedAvgM', 'server_momentum: 0.9')));
+    assert.notEqual(
+      sharingSignature(cloud('avgalgo: FedAvgM')),
+      sharingSignature(
+        cloud(
+          'avgalgo: FedAvgM',
+          'server_momentum: 0.5',
+          'clipping_norm: 1',
+          'noise_multiplier: 0',
+          'num_sampled_clients: 2',
+        ),
+      ),
+    );
+    assert.equal(
+      sharingSignature(cloud('avgalgo: FedAvgM', 'server_momentum: 0')),
+      sharingSignature(cloud('avgalgo: FedAvgM')),
+    );
+    // plain FedAvg keeps the signature it had before strategy settings existed
+    const fedavg = cloud();
+    assert.equal(
+      sharingSignature(fedavg),
+      JSON.stringify([
+        fedavg.source ?? '',
+        fedavg.model ?? '',
+        'fedavg',
+        fedavg.fracfit,
+        fedavg.minfit,
+        fedavg.minav,
+        fedavg.numround,
+      ]),
+    );
   });
 });
 

@@ -34,15 +34,16 @@ export function pipelineDifferences(
   theirs: ResolvedPipeline,
   keys: readonly Key[],
 ): string[] {
+  // records written before strategy settings existed have no strategyParams: the same as none
+  const get = (p: ResolvedPipeline, k: Key) => (k === 'strategyParams' ? (p[k] ?? {}) : p[k]);
   return keys
-    .filter((k) => text(mine[k]) !== text(theirs[k]))
-    .map((k) => `${k} ${text(mine[k]) ?? 'default'} (theirs ${text(theirs[k]) ?? 'default'})`);
+    .filter((k) => text(get(mine, k)) !== text(get(theirs, k)))
+    .map((k) => `${k} ${text(get(mine, k)) ?? 'default'} (theirs ${text(get(theirs, k)) ?? 'default'})`);
 }
 
 /** A setting as text; the strategy settings as "name=value, …" in name order ("none" when empty). */
 function text(v: ResolvedPipeline[Key] | undefined): string | undefined {
-  if (v === undefined) return undefined;
-  if (typeof v !== 'object') return String(v);
+  if (typeof v !== 'object') return v === undefined ? undefined : String(v);
   const entries = Object.entries(v).sort(([a], [b]) => a.localeCompare(b));
   return entries.length === 0 ? 'none' : entries.map(([k, x]) => `${k}=${x}`).join(', ');
 }

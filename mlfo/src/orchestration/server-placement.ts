@@ -60,7 +60,7 @@ export function serverSessionId(derivedId: string): string {
 type ServerSettings = ReturnType<typeof pipelineFromDerived>['settings'];
 
 /** What must agree for two cohorts to share one FL server, strategy settings included (defaults filled in). */
-function sharingSignature(s: ServerSettings): string {
+export function sharingSignature(s: ServerSettings): string {
   const params = Object.keys(s.strategyParams)
     .sort()
     .map((k) => [k, s.strategyParams[k]]);
