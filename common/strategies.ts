@@ -40,10 +40,9 @@ export const STRATEGY_SEED_SPELLING: Record<StrategyName, string> = {
 };
 
 /**
- * Strategies with a setting that has no default (as in Flower): the adapter refuses them without
- * it, and the MLFO, which passes no strategy settings yet, refuses them at /receive rather than
- * accept an intent whose FL server cannot start. The adapter's tests keep this list equal to its
- * table's settings without a default.
+ * Strategies with a setting that has no default (as in Flower): the adapter and the MLFO refuse
+ * them without it (a 400 at /serv, a 422 at /receive naming the setting). The adapter's tests keep
+ * this list equal to the table's (common/strategy-params.ts) settings without a default.
  */
 export const SETTINGS_WITHOUT_DEFAULT: Partial<Record<StrategyName, readonly string[]>> = {
   fedprox: ['proximal_mu'],

@@ -9,14 +9,30 @@ import { resolve as resolvePath } from 'node:path';
 import { describeYaml, entryOf, readYaml, type YamlMap, type YamlValue } from '../yaml/located-yaml.ts';
 import { formatProblem, type Problem } from '../yaml/problem.ts';
 import { ProblemList } from '../yaml/problem-list.ts';
-import { FORM_FIELD_OF, STRATEGY_SETTINGS, type StrategySetting } from './intent-schema.ts';
+import { allowedText, DP_PARAMS, inRange, STRATEGY_PARAMS } from '../strategy-params.ts';
+import {
+  FORM_FIELD_OF,
+  STRATEGY_PARAM_NAMES,
+  STRATEGY_SETTINGS,
+  type StrategySetting,
+} from './intent-schema.ts';
 import { IntentError, parseIntentYaml } from './parse-intent.ts';
-import { allowedFor, checkFlSetting } from './setting-rules.ts';
+import { allowedFor, checkFlSetting, checkStrategyParamText } from './setting-rules.ts';
 
-type FormField = (typeof FORM_FIELD_OF)[StrategySetting];
+/** A seed form field, or a strategy setting under Flower's name (server_momentum, proximal_mu, …). */
+type FormField = (typeof FORM_FIELD_OF)[StrategySetting] | string;
 /** The optional per-cohort lists are named after the form field they fill: sameserverdist, avgalgodist, … */
 const distKey = (s: StrategySetting): string => `${FORM_FIELD_OF[s]}dist`;
-const KEYS = ['mlfoadd', 'cohortdistr', 'intentdist', ...STRATEGY_SETTINGS.map(distKey), 'timegap'];
+/** …and the strategy settings' lists after theirs: server_momentumdist, proximal_mudist, … */
+const paramDistKey = (name: string): string => `${name}dist`;
+const KEYS = [
+  'mlfoadd',
+  'cohortdistr',
+  'intentdist',
+  ...STRATEGY_SETTINGS.map(distKey),
+  ...STRATEGY_PARAM_NAMES.map(paramDistKey),
+  'timegap',
+];
 
 /** The seed's first client address was 10.0.1.10. */
 export const FIRST_IPSTART = 10;
@@ -274,7 +290,57 @@ function readFields(
       else (fields[i] as Record<string, string>)[field] = v;
     });
   }
+  for (const name of STRATEGY_PARAM_NAMES) {
+    const key = paramDistKey(name);
+    const items = lists.get(key);
+    if (items === undefined) continue;
+    items.forEach((node, i) => {
+      const v = scalar(problems, `${key}[${i}]`, node, 'a number');
+      if (v === undefined) return;
+      const r = checkStrategyParamText(v);
+      if (!r.ok) problems.fail(`${key}[${i}]`, node, r.message);
+      else if (strategyParamProblem(problems, key, i, node, name, r.value, fields[i]?.avgalgo)) return;
+      else (fields[i] as Record<string, string>)[name] = v;
+    });
+  }
   return fields;
+}
+
+/**
+ * A strategy setting given for a cohort whose avgalgodist names a strategy that does not take it,
+ * or out of that strategy's range (the adapter's table, common/strategy-params.ts). Without
+ * avgalgodist the intent names the strategy, and the MLFO checks the setting at /receive.
+ */
+function strategyParamProblem(
+  problems: ProblemList,
+  key: string,
+  i: number,
+  node: YamlValue,
+  name: string,
+  value: number,
+  avgalgo: string | undefined,
+): boolean {
+  const dp = DP_PARAMS.find((p) => p.name === name);
+  let param = dp;
+  if (param === undefined && avgalgo !== undefined) {
+    const algo = checkFlSetting('avgalgo', avgalgo);
+    if (!algo.ok) return false;
+    const spec = STRATEGY_PARAMS[algo.value].params;
+    param = spec.find((p) => p.name === name);
+    if (param === undefined) {
+      const takes = [...spec, ...DP_PARAMS].map((p) => p.name).join(', ');
+      problems.fail(
+        `${key}[${i}]`,
+        node,
+        `${name} is not a setting of avgalgo ${avgalgo} (cohort ${i}); allowed: ${takes}`,
+      );
+      return true;
+    }
+  }
+  if (param === undefined) return false;
+  if (inRange(param, value)) return false;
+  problems.fail(`${key}[${i}]`, node, `got ${value}; allowed: ${allowedText(param)}`);
+  return true;
 }
 
 /** Rules between fields: minfit ≤ minav per cohort; the first cohort has no server to reuse. */

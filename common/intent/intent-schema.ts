@@ -7,12 +7,20 @@ import type { SourcePosition } from '../yaml/problem.ts';
 
 import { DATASET_NAMES } from '../datasets.ts';
 import { MODEL_NAMES, type ModelName, TRAINABLE_MODEL_NAMES } from '../models.ts';
+import { STRATEGY_PARAM_NAMES } from '../strategy-params.ts';
 import { STRATEGY_NAMES, STRATEGY_SEED_SPELLING, type StrategyName } from '../strategies.ts';
 
 // The strategy, dataset and model names are shared contracts (common/strategies.ts, datasets.ts,
 // models.ts), which the flower-adapter's tables must cover (the compiler checks it); re-exported
 // here under the names the intent code uses. Names only: no adapter module (nor tfjs) is loaded.
-export { MODEL_NAMES, type ModelName, STRATEGY_NAMES, STRATEGY_SEED_SPELLING, type StrategyName };
+export {
+  MODEL_NAMES,
+  type ModelName,
+  STRATEGY_NAMES,
+  STRATEGY_PARAM_NAMES,
+  STRATEGY_SEED_SPELLING,
+  type StrategyName,
+};
 
 export const SOURCE_NAMES = DATASET_NAMES;
 export type SourceName = (typeof SOURCE_NAMES)[number];
@@ -50,8 +58,19 @@ export const FORM_FIELD_OF = {
   sameserv: 'sameserver',
 } as const satisfies Record<StrategySetting, string>;
 
-/** Constraints as strings, exactly as MoMo carries them. */
-export type Constraints = Partial<Record<ConstraintName, string>>;
+/**
+ * Constraints as strings, exactly as MoMo carries them; besides CONSTRAINT_NAMES, the settings of
+ * the chosen strategy and central DP under Flower's names (STRATEGY_PARAM_NAMES, e.g.
+ * server_momentum), which MoMo carries in its strategysettings map.
+ */
+export type Constraints = Partial<Record<ConstraintName, string>> & {
+  [strategySetting: string]: string | undefined;
+};
+
+/** Whether `name` is a strategy setting (Flower's parameter name, e.g. server_momentum) rather than a CONSTRAINT_NAMES entry. */
+export function isStrategyParam(name: string): boolean {
+  return STRATEGY_PARAM_NAMES.includes(name);
+}
 
 /** The same constraints checked and typed. */
 export interface ParsedConstraints {
@@ -64,6 +83,8 @@ export interface ParsedConstraints {
   minav?: number;
   numround?: number;
   sameserv?: SameServ;
+  /** The strategy settings given (Flower's names), checked as numbers; their ranges are the chosen strategy's (resolve.ts). */
+  strategyParams?: Record<string, number>;
 }
 
 export interface Target {

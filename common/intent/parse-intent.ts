@@ -21,14 +21,22 @@ import { formatProblem, type Problem } from '../yaml/problem.ts';
 import { ProblemList, scalarText } from '../yaml/problem-list.ts';
 import {
   CONSTRAINT_NAMES,
-  type ConstraintName,
   type Intent,
+  isStrategyParam,
   MODEL_NAMES,
   type ParsedConstraints,
   SOURCE_NAMES,
+  STRATEGY_PARAM_NAMES,
   type Target,
 } from './intent-schema.ts';
-import { type Checked, checkFlSetting, checkName, ID_RE, ID_RULE } from './setting-rules.ts';
+import {
+  type Checked,
+  checkFlSetting,
+  checkName,
+  checkStrategyParamText,
+  ID_RE,
+  ID_RULE,
+} from './setting-rules.ts';
 
 export type IntentStatus = 400 | 413 | 422;
 
@@ -59,9 +67,15 @@ interface CheckOptions {
 export function checkConstraints(
   list: ProblemList,
   path: string,
-  values: Partial<Record<ConstraintName, { text: string; at?: Located }>>,
+  values: Partial<Record<string, { text: string; at?: Located }>>,
 ): ParsedConstraints {
   const parsed: ParsedConstraints = {};
+  for (const [name, v] of Object.entries(values)) {
+    if (v === undefined || !isStrategyParam(name)) continue;
+    const r = checkStrategyParamText(v.text);
+    if (r.ok) parsed.strategyParams = { ...parsed.strategyParams, [name]: r.value };
+    else list.fail(`${path}.${name}`, v.at, r.message);
+  }
   for (const name of CONSTRAINT_NAMES) {
     const v = values[name];
     if (v === undefined) continue;
@@ -169,7 +183,7 @@ function checkTarget(
   };
   const cEntry = entryOf(node, 'constraints');
   const cPath = `${path}.constraints`;
-  const values: Partial<Record<ConstraintName, { text: string; at?: Located }>> = {};
+  const values: Partial<Record<string, { text: string; at?: Located }>> = {};
   if (cEntry === undefined || (cEntry.value.kind === 'scalar' && cEntry.value.value === null)) {
     if (opts.requirePrivacylevel)
       list.fail(
@@ -183,12 +197,16 @@ function checkTarget(
     list.note(cPath, cEntry.value);
     for (const e of cEntry.value.entries) {
       const p = `${cPath}.${e.key}`;
-      if (!(CONSTRAINT_NAMES as readonly string[]).includes(e.key)) {
-        list.warn(p, e, `unknown constraint, ignored; known: ${CONSTRAINT_NAMES.join(', ')}`);
+      if (!(CONSTRAINT_NAMES as readonly string[]).includes(e.key) && !isStrategyParam(e.key)) {
+        list.warn(
+          p,
+          e,
+          `unknown constraint, ignored; known: ${CONSTRAINT_NAMES.join(', ')} and the strategy settings ${STRATEGY_PARAM_NAMES.join(', ')}`,
+        );
         continue;
       }
       list.note(p, e.value);
-      const name = e.key as ConstraintName;
+      const name = e.key;
       if (e.value.kind !== 'scalar') {
         list.fail(p, e.value, `got ${describeYaml(e.value)}; expected a single value`);
       } else if (e.value.value === null || e.value.text.trim() === '') {

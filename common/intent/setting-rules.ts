@@ -88,3 +88,11 @@ export function checkName<T extends string>(raw: string, list: readonly T[]): Ch
 export const ID_RULE =
   "1–128 characters of letters, digits, '.', '_' and '-', starting with a letter or digit";
 export const ID_RE = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
+
+/** A strategy setting's value given as text or a YAML number: a decimal number (its range is the strategy's). */
+export function checkStrategyParamText(raw: string | number): Checked<number> {
+  const text = String(raw).trim();
+  return DECIMAL_RE.test(text) && Number.isFinite(Number(text))
+    ? { ok: true, value: Number(text) }
+    : { ok: false, message: `got ${JSON.stringify(raw)}; allowed: a number` };
+}

@@ -46,6 +46,8 @@ const intent: MomoIntent = {
         numround: '20',
         sameserv: 'no',
         avgalgo: 'FedAvg',
+        // field 10 (ours): decoded as an empty map when absent, as from a seed-generation MLFO
+        strategysettings: {},
       },
     },
   ],
@@ -122,5 +124,31 @@ describe('MoMo Deploy', () => {
     client.close();
     assert.deepEqual(received.at(-1)!.intent, { ...intent, intentID: 'seed-generation' });
     assert.deepEqual(reply, str(1, '10.0.0.101:6000'));
+  });
+
+  it('carries the strategy settings in field 10, a name → text map, beside the seed fields', async () => {
+    const c = intent.Targets[0]!.Constraints;
+    const constraints = Buffer.concat([
+      str(1, c.privacylevel),
+      str(9, 'FedAvgM'),
+      field(10, Buffer.concat([str(1, 'server_momentum'), str(2, '0.5')])),
+      field(10, Buffer.concat([str(1, 'server_learning_rate'), str(2, '0.9')])),
+    ]);
+    const target = Buffer.concat([str(1, 'cloud0-001'), field(4, constraints)]);
+    const raw = Buffer.concat([str(1, 'with-settings'), field(2, target)]);
+    const client = new grpc.Client(`127.0.0.1:${server.port}`, grpc.credentials.createInsecure());
+    await new Promise<Buffer>((ok, fail) =>
+      client.makeUnaryRequest(
+        '/momo.Orchestrate/Deploy',
+        (b: Buffer) => b,
+        (b: Buffer) => b,
+        raw,
+        (err, res) => (err ? fail(err) : ok(res!)),
+      ),
+    );
+    client.close();
+    const got = received.at(-1)!.intent.Targets[0]!.Constraints;
+    assert.equal(got.avgalgo, 'FedAvgM');
+    assert.deepEqual(got.strategysettings, { server_momentum: '0.5', server_learning_rate: '0.9' });
   });
 });

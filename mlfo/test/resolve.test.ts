@@ -183,10 +183,10 @@ describe('resolveIntent: bad input', () => {
       /form\.avgalgo: got "FedSgd"; allowed: one of FedAvg, FedAvgM/,
     ],
     [
-      'a strategy with a setting the MLFO cannot pass yet',
+      'a strategy whose required setting is missing',
       () => resolveIntent(welding(), { avgalgo: 'FedProx' }, seedCatalog),
       422,
-      /form\.avgalgo: avgalgo FedProx \(from form field avgalgo\) needs proximal_mu, which has no default.*allowed: .*fedavgm/,
+      /form\.proximal_mu: missing \(required, no default\); allowed: a number in \[0, 1000000\] \(avgalgo FedProx, from form field avgalgo\)/,
     ],
     [
       'form sameserver',
@@ -345,6 +345,7 @@ describe('derived intent (edge → cloud) and pipelineFromDerived', () => {
       minav: 4,
       numround: 5,
       sameserv: 'no',
+      strategyParams: {},
       source: 'handmnist',
       model: 'complex',
       settingsSource: {

@@ -7,6 +7,7 @@
 
 import { createHash } from 'node:crypto';
 import type { StrategyName } from '../../../common/strategies.ts';
+import { DP_PARAMS } from '../../../common/strategy-params.ts';
 import { DATASET_NAMES, type DatasetName } from '../ml/datasets/registry.ts';
 import { MODEL_NAMES, type ModelName } from '../ml/models.ts';
 import { resolveOwnParams } from '../runtime/strategy/own-params.ts';
@@ -91,7 +92,8 @@ function ownFieldOwners(): Map<string, StrategyName[]> {
   return owners;
 }
 
-const DP_FIELDS = ['clipping_norm', 'noise_multiplier', 'num_sampled_clients'] as const;
+const DP_FIELDS = DP_PARAMS.map((p) => p.name);
+const dpRule = (name: string) => DP_PARAMS.find((p) => p.name === name)!;
 
 /** The chosen strategy's own fields; a field of another strategy is a problem saying whose it is. */
 function strategyParams(
@@ -127,9 +129,10 @@ function centralDp(r: FieldReader): CentralDpSettings | undefined {
     for (const f of DP_FIELDS) r.string(f);
     return undefined;
   }
-  const clippingNorm = r.requiredNumber('clipping_norm', { min: 0, minExclusive: true, max: 1e9 });
-  const noiseMultiplier = r.requiredNumber('noise_multiplier', { min: 0, max: 1e9 });
-  const numSampledClients = r.requiredNumber('num_sampled_clients', { integer: true, min: 1, max: 100000 });
+  // the ranges are common/strategy-params.ts's, which the MLFO checks intents against too
+  const clippingNorm = r.requiredNumber('clipping_norm', dpRule('clipping_norm'));
+  const noiseMultiplier = r.requiredNumber('noise_multiplier', dpRule('noise_multiplier'));
+  const numSampledClients = r.requiredNumber('num_sampled_clients', dpRule('num_sampled_clients'));
   return { clippingNorm, noiseMultiplier, numSampledClients };
 }
 

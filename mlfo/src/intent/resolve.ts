@@ -2,9 +2,13 @@
 // intent it sends to the cloud MLFO over MoMo; pipelineFromDerived is the cloud's side of that.
 // Precedence for every FL setting: intent constraint > form field > catalog default, and
 // settingsSource records which one won so a run report can say where each value came from.
+// The strategy's own settings and central DP's (Flower's names: server_momentum, proximal_mu,
+// clipping_norm, …) follow the same precedence (intent constraint > form field), else the
+// strategy's default (common/strategy-params.ts, the adapter's table), recorded as 'default';
+// a required one missing, or one the chosen strategy does not take, is a 422 naming the field.
 // Nothing here deploys anything.
 
-import { SETTINGS_WITHOUT_DEFAULT, STRATEGY_NAMES } from '../../../common/strategies.ts';
+import { checkStrategySettings, STRATEGY_PARAM_NAMES } from '../../../common/strategy-params.ts';
 import type { Catalog, CatalogEntry } from './catalog.ts';
 import {
   ADAPTER_MODEL_NAMES,
@@ -22,12 +26,20 @@ import {
   type StrategySetting,
   type Target,
 } from '../../../common/intent/intent-schema.ts';
-import { allowedFor, checkFlSetting, type FlSettings, ID_RE } from '../../../common/intent/setting-rules.ts';
+import {
+  allowedFor,
+  checkFlSetting,
+  checkStrategyParamText,
+  type FlSettings,
+  ID_RE,
+} from '../../../common/intent/setting-rules.ts';
 import { checkConstraints, IntentError } from '../../../common/intent/parse-intent.ts';
 import { formatProblem, type Problem, type SourcePosition } from '../../../common/yaml/problem.ts';
 import { ProblemList } from '../../../common/yaml/problem-list.ts';
 
 export type SettingOrigin = 'intent' | 'form' | 'catalog';
+/** Where a strategy setting came from: 'default' is the strategy's own default (Flower's). */
+export type StrategyParamOrigin = 'intent' | 'form' | 'default';
 
 export type PipelineSetting =
   | 'source'
@@ -62,7 +74,12 @@ export interface ResolvedPipeline {
   sameserv: SameServ;
   /** the clients are 10.0.1.<ipstart> … 10.0.1.<ipstart + cohortsize − 1>, as in the seed */
   cohort: { ipstart?: number; cohortsize?: number };
-  settingsSource: Record<PipelineSetting, SettingOrigin>;
+  /** The strategy's own settings and central DP's (Flower's names), defaults filled in; {} for plain FedAvg. */
+  strategyParams: Record<string, number>;
+  /** …and per strategy setting (by its name) whether the intent, a form field or the strategy's default gave it. */
+  settingsSource: Record<PipelineSetting, SettingOrigin> & {
+    [strategySetting: string]: SettingOrigin | 'default';
+  };
   catalogFile: string;
   /** the catalog's and the entry's notes, e.g. that a stand-in dataset is used */
   notes: string[];
@@ -79,6 +96,9 @@ export const FORM_FIELDS = [
   'minav',
   'numround',
 ] as const;
+
+/** /receive also takes the strategy settings as form fields of their (Flower's) names. */
+const KNOWN_FORM_FIELDS: readonly string[] = [...FORM_FIELDS, ...STRATEGY_PARAM_NAMES];
 
 export const DERIVED_TARGET_ID = 'cloud0-001';
 export const AGGREGATE_OPERATION = 'aggregate.global';
@@ -119,15 +139,21 @@ function readForm(
 ): {
   settings: Partial<FlSettings>;
   raw: Partial<Record<string, string>>;
+  params: Record<string, number>;
   ipstart?: number;
   cohortsize?: number;
 } {
   const settings: Partial<FlSettings> = {};
   const raw: Partial<Record<string, string>> = {};
+  const params: Record<string, number> = {};
   for (const [key, value] of Object.entries(form)) {
-    if (key === 'file' || (FORM_FIELDS as readonly string[]).includes(key)) continue;
+    if (key === 'file' || KNOWN_FORM_FIELDS.includes(key)) continue;
     if (value !== undefined && value !== '')
-      list.warn(`form.${key}`, undefined, `unknown form field, ignored; known: ${FORM_FIELDS.join(', ')}`);
+      list.warn(
+        `form.${key}`,
+        undefined,
+        `unknown form field, ignored; known: ${KNOWN_FORM_FIELDS.join(', ')}`,
+      );
   }
   const text = (field: string): string | undefined => {
     const v = form[field]?.trim();
@@ -141,6 +167,13 @@ function readForm(
     const r = checkFlSetting(s, v);
     if (r.ok) (settings as Record<string, unknown>)[s] = r.value;
     else list.fail(`form.${FORM_FIELD_OF[s]}`, undefined, r.message);
+  }
+  for (const name of STRATEGY_PARAM_NAMES) {
+    const v = text(name);
+    if (v === undefined) continue;
+    const r = checkStrategyParamText(v);
+    if (r.ok) params[name] = r.value;
+    else list.fail(`form.${name}`, undefined, r.message);
   }
   const octet = (field: 'ipstart' | 'cohortsize'): number | undefined => {
     const v = text(field);
@@ -165,11 +198,13 @@ function readForm(
   const out: {
     settings: Partial<FlSettings>;
     raw: Partial<Record<string, string>>;
+    params: Record<string, number>;
     ipstart?: number;
     cohortsize?: number;
   } = {
     settings,
     raw,
+    params,
   };
   if (ipstart !== undefined) out.ipstart = ipstart;
   if (cohortsize !== undefined) out.cohortsize = cohortsize;
@@ -208,18 +243,10 @@ export function resolveIntent(
     const file = pairProblem.path.startsWith('targets') ? intent.fileName : undefined;
     throw new IntentError(422, [pairProblem], file);
   }
-  const needs = SETTINGS_WITHOUT_DEFAULT[chosen.avgalgo.value];
-  if (needs !== undefined) {
-    const a = chosen.avgalgo;
-    const problem = problemAt(
-      a.path,
-      `avgalgo ${STRATEGY_SEED_SPELLING[a.value]} (from ${a.where}) needs ${needs.join(', ')}, which has no default and which this MLFO ` +
-        `does not pass to the FL server yet; allowed: a strategy whose settings all have defaults (${STRATEGY_NAMES.filter((n) => SETTINGS_WITHOUT_DEFAULT[n] === undefined).join(', ')})`,
-      a.at,
-    );
-    throw new IntentError(422, [problem], a.origin === 'intent' ? intent.fileName : undefined);
-  }
+  const params = chooseStrategyParams(intent, target, form, chosen, list);
   const pipeline = buildPipeline(intent, target, form, chosen, { catalog, entry });
+  pipeline.strategyParams = params.values;
+  Object.assign(pipeline.settingsSource, params.source);
   warnAboutPipeline(intent, pipeline, form, chosen, { catalog, entry }, list);
   return {
     pipeline,
@@ -353,6 +380,68 @@ function chooseSettings(
   return chosen;
 }
 
+/**
+ * The strategy settings: each from the intent, else the form, else the strategy's default; checked
+ * against the chosen strategy's table (common/strategy-params.ts) with minfit and minav as chosen.
+ */
+function chooseStrategyParams(
+  intent: Intent,
+  target: Target,
+  form: ReadForm,
+  chosen: ChosenSettings,
+  list: ProblemList,
+): { values: Record<string, number>; source: Record<string, StrategyParamOrigin> } {
+  const cPath = 'targets[0].constraints';
+  const fromIntent = target.parsed.strategyParams ?? {};
+  const given: Record<string, number> = { ...form.params, ...fromIntent };
+  const source: Record<string, StrategyParamOrigin> = {};
+  for (const name of Object.keys(given)) {
+    source[name] = Object.hasOwn(fromIntent, name) ? 'intent' : 'form';
+    if (
+      source[name] === 'intent' &&
+      form.params[name] !== undefined &&
+      form.params[name] !== fromIntent[name]
+    ) {
+      list.warn(
+        `form.${name}`,
+        undefined,
+        `${JSON.stringify(form.raw[name])} is overridden by the intent's ${name} ${JSON.stringify(target.constraints[name])}`,
+      );
+    }
+  }
+  const algo = chosen.avgalgo;
+  const checked = checkStrategySettings(algo.value, given, {
+    minFitClients: chosen.minfit.value,
+    minAvailableClients: chosen.minav.value,
+    // the FL server evaluates centrally: the pipeline always has a source and a model
+    hasEvaluateFn: true,
+  });
+  if (checked.problems.length > 0) {
+    const problems = checked.problems.map(([field, message]) => {
+      const path =
+        source[field] === 'intent'
+          ? `${cPath}.${field}`
+          : source[field] === 'form'
+            ? `form.${field}`
+            : field === 'algo'
+              ? algo.path
+              : algo.origin === 'intent'
+                ? `${cPath}.${field}`
+                : `form.${field}`;
+      return problemAt(
+        path,
+        `${message} (avgalgo ${STRATEGY_SEED_SPELLING[algo.value]}, from ${algo.where})`,
+        positionOf(intent, path),
+      );
+    });
+    const inFile = problems.some((p) => p.path.startsWith('targets'));
+    throw new IntentError(422, problems, inFile ? intent.fileName : undefined);
+  }
+  const values = { ...checked.own, ...checked.dp };
+  for (const name of Object.keys(values)) source[name] ??= 'default';
+  return { values, source };
+}
+
 function buildPipeline(
   intent: Intent,
   target: Target,
@@ -366,7 +455,7 @@ function buildPipeline(
     epochs: 'catalog',
     batchsize: 'catalog',
     lr: 'catalog',
-  } as Record<PipelineSetting, SettingOrigin>;
+  } as ResolvedPipeline['settingsSource'];
   for (const s of STRATEGY_SETTINGS) settingsSource[SETTING_KEY[s]] = chosen[s].origin;
   const pipeline: ResolvedPipeline = {
     intentID: intent.intentID,
@@ -385,6 +474,7 @@ function buildPipeline(
     batchsize: entry.defaults.batchsize,
     sameserv: chosen.sameserv.value,
     cohort: {},
+    strategyParams: {},
     settingsSource,
     catalogFile: catalog.fileName,
     notes: [catalog.note, entry.note].filter((n): n is string => n !== undefined),
@@ -438,9 +528,15 @@ function derivedId(intentID: string): string {
   return `${intentID.slice(0, 124)}-fed`;
 }
 
-/** The intent an edge MLFO sends to the cloud MLFO: one aggregate.global target carrying the FL settings. */
+/**
+ * The intent an edge MLFO sends to the cloud MLFO: one aggregate.global target carrying the FL
+ * settings, and the strategy settings the user gave (the defaults the cloud fills in itself).
+ */
 function deriveIntent(p: ResolvedPipeline): Intent {
-  const constraints: Required<Constraints> = {
+  const given = Object.fromEntries(
+    Object.entries(p.strategyParams).filter(([name]) => p.settingsSource[name] !== 'default'),
+  );
+  const constraints: Constraints = {
     privacylevel: 'high',
     sourcekind: p.source,
     modelkind: p.model,
@@ -450,6 +546,7 @@ function deriveIntent(p: ResolvedPipeline): Intent {
     minav: String(p.minav),
     numround: String(p.numround),
     sameserv: p.sameserv,
+    ...Object.fromEntries(Object.entries(given).map(([name, v]) => [name, String(v)])),
   };
   const parsed: ParsedConstraints = {
     privacylevel: 'high',
@@ -461,6 +558,7 @@ function deriveIntent(p: ResolvedPipeline): Intent {
     minav: p.minav,
     numround: p.numround,
     sameserv: p.sameserv,
+    ...(Object.keys(given).length > 0 ? { strategyParams: given } : {}),
   };
   return {
     intentID: derivedId(p.intentID),
@@ -490,7 +588,12 @@ export interface ServerSettings {
   sameserv: SameServ;
   source?: SourceName;
   model?: ModelName;
-  settingsSource: Record<ServerSetting, 'intent' | 'catalog'>;
+  /** The strategy's own settings and central DP's, defaults filled in: /serv fields of Flower's names. */
+  strategyParams: Record<string, number>;
+  /** …and per strategy setting (by its name) 'intent' or 'default' (the strategy's own). */
+  settingsSource: Record<ServerSetting, 'intent' | 'catalog'> & {
+    [strategySetting: string]: 'intent' | 'catalog' | 'default';
+  };
 }
 
 /**
@@ -527,8 +630,8 @@ export function pipelineFromDerived(
       `operation ${JSON.stringify(target.operation)} operand ${JSON.stringify(target.operand)}; allowed: operation ${AGGREGATE_OPERATION} with operand ${AGGREGATE_OPERAND}`,
     );
   }
-  const values: Partial<Record<(typeof CONSTRAINT_NAMES)[number], { text: string }>> = {};
-  for (const name of CONSTRAINT_NAMES) {
+  const values: Partial<Record<string, { text: string }>> = {};
+  for (const name of [...CONSTRAINT_NAMES, ...STRATEGY_PARAM_NAMES]) {
     const v = target.constraints[name]?.trim();
     if (v !== undefined && v !== '') values[name] = { text: v };
   }
@@ -538,7 +641,7 @@ export function pipelineFromDerived(
   const entry = catalog?.entries.find(
     (e) => e.operation === AGGREGATE_OPERATION && e.operand === AGGREGATE_OPERAND,
   );
-  const settingsSource = {} as Record<ServerSetting, 'intent' | 'catalog'>;
+  const settingsSource = {} as ServerSettings['settingsSource'];
   const pick = <K extends StrategySetting>(s: K): FlSettings[K] => {
     const own = parsed[s] as FlSettings[K] | undefined;
     settingsSource[SETTING_KEY[s] as ServerSetting] = own !== undefined ? 'intent' : 'catalog';
@@ -570,6 +673,25 @@ export function pipelineFromDerived(
       origin,
     );
   }
+  const givenParams = parsed.strategyParams ?? {};
+  const checked = checkStrategySettings(algo, givenParams, {
+    minFitClients: minfit,
+    minAvailableClients: minav,
+    hasEvaluateFn: parsed.sourcekind !== undefined && parsed.modelkind !== undefined,
+  });
+  if (checked.problems.length > 0) {
+    throw new IntentError(
+      422,
+      checked.problems.map(([field, message]) => ({
+        path: `targets[0].constraints.${field}`,
+        message: `${message} (avgalgo ${STRATEGY_SEED_SPELLING[algo]})`,
+      })),
+      origin,
+    );
+  }
+  const strategyParams = { ...checked.own, ...checked.dp };
+  for (const name of Object.keys(strategyParams))
+    settingsSource[name] = Object.hasOwn(givenParams, name) ? 'intent' : 'default';
   const warnings: string[] = [];
   if (parsed.modelkind !== undefined && !ADAPTER_MODEL_NAMES.includes(parsed.modelkind)) {
     warnings.push(
@@ -585,6 +707,7 @@ export function pipelineFromDerived(
     minav,
     numround,
     sameserv,
+    strategyParams,
     settingsSource,
   };
   if (parsed.sourcekind !== undefined) settings.source = parsed.sourcekind;

@@ -19,6 +19,8 @@ export interface MomoConstraints {
   numround: string;
   sameserv: string;
   avgalgo: string;
+  /** field 10, ours: strategy settings by Flower's names (see momo.proto) */
+  strategysettings?: Record<string, string>;
 }
 
 export interface MomoTarget {

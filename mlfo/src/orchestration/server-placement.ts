@@ -59,9 +59,21 @@ export function serverSessionId(derivedId: string): string {
 
 type ServerSettings = ReturnType<typeof pipelineFromDerived>['settings'];
 
-/** What must agree for two cohorts to share one FL server. */
-function sharingSignature(s: ServerSettings): string {
-  return JSON.stringify([s.source ?? '', s.model ?? '', s.algo, s.fracfit, s.minfit, s.minav, s.numround]);
+/** What must agree for two cohorts to share one FL server, strategy settings included (defaults filled in). */
+export function sharingSignature(s: ServerSettings): string {
+  const params = Object.keys(s.strategyParams)
+    .sort()
+    .map((k) => [k, s.strategyParams[k]]);
+  return JSON.stringify([
+    s.source ?? '',
+    s.model ?? '',
+    s.algo,
+    s.fracfit,
+    s.minfit,
+    s.minav,
+    s.numround,
+    ...(params.length > 0 ? [params] : []),
+  ]);
 }
 
 export class ServerPlacement {
@@ -204,6 +216,8 @@ export class ServerPlacement {
     );
     return {
       algo: settings.algo,
+      // the strategy's own settings and central DP's, under the /serv field names (Flower's)
+      ...settings.strategyParams,
       fracfit: settings.fracfit,
       minfit: settings.minfit,
       minav: settings.minav,

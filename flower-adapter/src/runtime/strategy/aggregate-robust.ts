@@ -6,6 +6,9 @@
 
 import type { NDArray } from '../types.ts';
 import { type WeightedUpdate, toFloat32Arrays, validateUpdates, weightedAverage } from './aggregate.ts';
+import { bulyanMinClients } from '../../../../common/strategy-params.ts';
+
+export { bulyanMinClients };
 
 const flat = (a: NDArray): ArrayLike<number> => a.data as unknown as ArrayLike<number>;
 
@@ -121,11 +124,6 @@ export function krum(
   const chosen = kept.map((i) => updates[i]!);
   // one update averaged with itself is itself, as float32
   return { arrays: weightedAverage(toKeep > 0 ? chosen : [{ ...chosen[0]!, numExamples: 1 }]), kept };
-}
-
-/** Bulyan's requirement on the number of updates: n ≥ 4f + 3. */
-export function bulyanMinClients(numMalicious: number): number {
-  return 4 * numMalicious + 3;
 }
 
 /**

@@ -4,35 +4,12 @@
 // picked (kept) and the rest (discarded).
 
 import type { WeightedUpdate } from './aggregate.ts';
-import { bulyan, bulyanMinClients } from './aggregate-robust.ts';
+import { bulyan } from './aggregate-robust.ts';
 import { type Combined, FedAvg, type FedAvgOptions } from './fedavg.ts';
 import { ownParamsOrThrow } from './own-params.ts';
-import type { OwnParams } from './strategy.ts';
+import { BULYAN_PARAMS } from '../../../../common/strategy-params.ts';
 
-export const BULYAN_PARAMS: OwnParams = {
-  params: [
-    {
-      name: 'num_malicious_clients',
-      integer: true,
-      min: 0,
-      max: 100000,
-      default: 0,
-      doc: 'number of malicious clients Bulyan must tolerate (f)',
-    },
-  ],
-  check: (own, base) => {
-    const f = own['num_malicious_clients']!;
-    const need = bulyanMinClients(f);
-    return base.minFitClients >= need
-      ? []
-      : [
-          [
-            'num_malicious_clients',
-            `${f} needs at least 4·${f}+3 = ${need} clients per round, but minfit is ${base.minFitClients}; allowed: num_malicious_clients ≤ ${Math.floor((base.minFitClients - 3) / 4)} with minfit ${base.minFitClients} (minfit ≥ 3 for f = 0), or minfit ≥ ${need}`,
-          ],
-        ];
-  },
-};
+export { BULYAN_PARAMS };
 
 export class Bulyan extends FedAvg {
   override readonly name: string = 'Bulyan';

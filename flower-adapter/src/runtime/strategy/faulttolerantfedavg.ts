@@ -4,26 +4,9 @@
 
 import { FedAvg, type FedAvgOptions } from './fedavg.ts';
 import { ownParamsOrThrow } from './own-params.ts';
-import type { OwnParams } from './strategy.ts';
+import { FAULTTOLERANTFEDAVG_PARAMS } from '../../../../common/strategy-params.ts';
 
-export const FAULTTOLERANTFEDAVG_PARAMS: OwnParams = {
-  params: [
-    {
-      name: 'min_completion_rate_fit',
-      min: 0,
-      max: 1,
-      default: 0.5,
-      doc: 'fewest share of fit results among those sampled',
-    },
-    {
-      name: 'min_completion_rate_evaluate',
-      min: 0,
-      max: 1,
-      default: 0.5,
-      doc: 'fewest share of evaluate results among those sampled',
-    },
-  ],
-};
+export { FAULTTOLERANTFEDAVG_PARAMS };
 
 export class FaultTolerantFedAvg extends FedAvg {
   override readonly name: string = 'FaultTolerantFedAvg';

@@ -2,9 +2,10 @@
 // Flower's defaults: eta 0.1, eta_l 0.1, tau 1e-9; it has no beta_1/beta_2 to set.
 
 import type { FedAvgOptions } from './fedavg.ts';
-import { FedOpt, fedOptParams } from './fedopt.ts';
+import { FedOpt } from './fedopt.ts';
+import { FEDADAGRAD_PARAMS } from '../../../../common/strategy-params.ts';
 
-export const FEDADAGRAD_PARAMS = fedOptParams({ eta: 1e-1, eta_l: 1e-1, tau: 1e-9 });
+export { FEDADAGRAD_PARAMS };
 
 export class FedAdagrad extends FedOpt {
   override readonly name: string = 'FedAdagrad';

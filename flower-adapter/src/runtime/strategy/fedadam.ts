@@ -3,9 +3,10 @@
 // Flower's defaults: eta 0.1, eta_l 0.1, beta_1 0.9, beta_2 0.99, tau 1e-9.
 
 import type { FedAvgOptions } from './fedavg.ts';
-import { FedOpt, fedOptParams } from './fedopt.ts';
+import { FedOpt } from './fedopt.ts';
+import { FEDADAM_PARAMS } from '../../../../common/strategy-params.ts';
 
-export const FEDADAM_PARAMS = fedOptParams({ eta: 1e-1, eta_l: 1e-1, beta_1: 0.9, beta_2: 0.99, tau: 1e-9 });
+export { FEDADAM_PARAMS };
 
 export class FedAdam extends FedOpt {
   override readonly name: string = 'FedAdam';

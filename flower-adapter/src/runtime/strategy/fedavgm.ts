@@ -9,28 +9,10 @@ import { parametersToArrays } from '../npy.ts';
 import { type WeightedUpdate, toFloat32Arrays, toFloat64, weightedAverage } from './aggregate.ts';
 import { type Combined, FedAvg, type FedAvgOptions } from './fedavg.ts';
 import { ownParamsOrThrow } from './own-params.ts';
-import type { OwnParams, StrategyContext } from './strategy.ts';
+import type { StrategyContext } from './strategy.ts';
+import { FEDAVGM_PARAMS } from '../../../../common/strategy-params.ts';
 
-export const FEDAVGM_PARAMS: OwnParams = {
-  params: [
-    {
-      name: 'server_learning_rate',
-      min: 0,
-      max: 1000,
-      minExclusive: true,
-      default: 1.0,
-      doc: 'server-side learning rate',
-    },
-    {
-      name: 'server_momentum',
-      min: 0,
-      max: 1,
-      maxExclusive: true,
-      default: 0.0,
-      doc: 'server-side momentum factor',
-    },
-  ],
-};
+export { FEDAVGM_PARAMS };
 
 export interface ServerOptState {
   /** The server's weights after the last aggregated round (before any DP noise). */

@@ -10,62 +10,12 @@ import { toFloat32Arrays, toFloat64, type WeightedUpdate, weightedAverage } from
 import { type Combined, FedAvg, type FedAvgOptions } from './fedavg.ts';
 import { serverWeights } from './fedavgm.ts';
 import { ownParamsOrThrow } from './own-params.ts';
-import type { OwnParam, OwnParams, StrategyContext } from './strategy.ts';
+import type { OwnParams, StrategyContext } from './strategy.ts';
 
 export interface FedOptState {
   weights?: Float64Array[];
   m?: Float64Array[];
   v?: Float64Array[];
-}
-
-/** Flower's defaults differ per subclass; these build each subclass's parameter list. */
-export function fedOptParams(d: {
-  eta: number;
-  eta_l: number;
-  beta_1?: number;
-  beta_2?: number;
-  tau: number;
-}): OwnParams {
-  const params: OwnParam[] = [
-    { name: 'eta', min: 0, max: 1000, minExclusive: true, default: d.eta, doc: 'server-side learning rate' },
-    {
-      name: 'eta_l',
-      min: 0,
-      max: 1000,
-      minExclusive: true,
-      default: d.eta_l,
-      doc: 'client-side learning rate (not used by the server, as in Flower)',
-    },
-  ];
-  if (d.beta_1 !== undefined) {
-    params.push({
-      name: 'beta_1',
-      min: 0,
-      max: 1,
-      maxExclusive: true,
-      default: d.beta_1,
-      doc: 'first-moment (momentum) decay',
-    });
-  }
-  if (d.beta_2 !== undefined) {
-    params.push({
-      name: 'beta_2',
-      min: 0,
-      max: 1,
-      maxExclusive: true,
-      default: d.beta_2,
-      doc: 'second-moment decay',
-    });
-  }
-  params.push({
-    name: 'tau',
-    min: 0,
-    max: 1000,
-    minExclusive: true,
-    default: d.tau,
-    doc: 'degree of adaptability (added to √v)',
-  });
-  return { params };
 }
 
 export abstract class FedOpt extends FedAvg<FedOptState> {

@@ -5,18 +5,10 @@
 import type { ClientManager, ClientProxy, FitIns, Parameters } from '../types.ts';
 import { FedAvg, type FedAvgOptions } from './fedavg.ts';
 import { ownParamsOrThrow } from './own-params.ts';
-import type { OwnParams, StrategyContext } from './strategy.ts';
+import type { StrategyContext } from './strategy.ts';
+import { FEDPROX_PARAMS } from '../../../../common/strategy-params.ts';
 
-export const FEDPROX_PARAMS: OwnParams = {
-  params: [
-    {
-      name: 'proximal_mu',
-      min: 0,
-      max: 1e6,
-      doc: 'weight of the proximal term (mu/2)·‖w − w_global‖² in the clients’ loss; 0 is FedAvg',
-    },
-  ],
-};
+export { FEDPROX_PARAMS };
 
 export class FedProx extends FedAvg {
   override readonly name: string = 'FedProx';

@@ -6,20 +6,9 @@ import type { WeightedUpdate } from './aggregate.ts';
 import { trimmedCount, trimmedMean } from './aggregate-robust.ts';
 import { type Combined, FedAvg, type FedAvgOptions } from './fedavg.ts';
 import { ownParamsOrThrow } from './own-params.ts';
-import type { OwnParams } from './strategy.ts';
+import { FEDTRIMMEDAVG_PARAMS } from '../../../../common/strategy-params.ts';
 
-export const FEDTRIMMEDAVG_PARAMS: OwnParams = {
-  params: [
-    {
-      name: 'beta',
-      min: 0,
-      max: 0.5,
-      maxExclusive: true,
-      default: 0.2,
-      doc: 'fraction cut off each tail, per coordinate',
-    },
-  ],
-};
+export { FEDTRIMMEDAVG_PARAMS };
 
 export class FedTrimmedAvg extends FedAvg {
   override readonly name: string = 'FedTrimmedAvg';

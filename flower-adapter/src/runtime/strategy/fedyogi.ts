@@ -2,15 +2,10 @@
 // Flower's defaults: eta 0.01, eta_l 0.0316, beta_1 0.9, beta_2 0.99, tau 1e-3.
 
 import type { FedAvgOptions } from './fedavg.ts';
-import { FedOpt, fedOptParams } from './fedopt.ts';
+import { FedOpt } from './fedopt.ts';
+import { FEDYOGI_PARAMS } from '../../../../common/strategy-params.ts';
 
-export const FEDYOGI_PARAMS = fedOptParams({
-  eta: 1e-2,
-  eta_l: 0.0316,
-  beta_1: 0.9,
-  beta_2: 0.99,
-  tau: 1e-3,
-});
+export { FEDYOGI_PARAMS };
 
 export class FedYogi extends FedOpt {
   override readonly name: string = 'FedYogi';

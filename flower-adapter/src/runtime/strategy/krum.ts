@@ -7,75 +7,11 @@ import type { WeightedUpdate } from './aggregate.ts';
 import { krum } from './aggregate-robust.ts';
 import { type Combined, FedAvg, type FedAvgOptions } from './fedavg.ts';
 import { ownParamsOrThrow } from './own-params.ts';
-import type { BaseSettingsView, OwnParams } from './strategy.ts';
+import { KRUM_PARAMS, MULTIKRUM_PARAMS } from '../../../../common/strategy-params.ts';
 
-const malicious = {
-  name: 'num_malicious_clients',
-  integer: true,
-  min: 0,
-  max: 100000,
-  default: 0,
-  doc: 'number of malicious clients Krum must tolerate (f)',
-};
-
-function krumCheck(
-  own: Readonly<Record<string, number>>,
-  base: BaseSettingsView,
-  multi: boolean,
-): Array<[string, string]> {
-  const f = own['num_malicious_clients']!;
-  const keep = own['num_clients_to_keep'] ?? 0;
-  const n = base.minFitClients;
-  const problems: Array<[string, string]> = [];
-  if (n <= 2 * f + 2) {
-    problems.push([
-      'num_malicious_clients',
-      `${f} needs more than 2·${f}+2 = ${2 * f + 2} clients per round, but minfit is ${n}; allowed: num_malicious_clients ≤ ${Math.max(0, Math.floor((n - 3) / 2))} with minfit ${n}, or a larger minfit`,
-    ]);
-  } else if (keep > n - f) {
-    problems.push([
-      'num_clients_to_keep',
-      `${keep} is more than minfit − num_malicious_clients = ${n - f}: keeping more would include a malicious client; allowed: 0 … ${n - f}`,
-    ]);
-  } else if (multi && keep < 1) {
-    problems.push([
-      'num_clients_to_keep',
-      `${keep}; multikrum keeps at least 1 (0 is krum); allowed: 1 … ${n - f}`,
-    ]);
-  }
-  return problems;
-}
-
-export const KRUM_PARAMS: OwnParams = {
-  params: [
-    malicious,
-    {
-      name: 'num_clients_to_keep',
-      integer: true,
-      min: 0,
-      max: 100000,
-      default: 0,
-      doc: 'MultiKrum: average the best this many updates; 0 is classic Krum',
-    },
-  ],
-  check: (own, base) => krumCheck(own, base, false),
-};
+export { KRUM_PARAMS, MULTIKRUM_PARAMS };
 
 /** multikrum: Krum with num_clients_to_keep required ≥ 1 (Flower spells it Krum(num_clients_to_keep=…)). */
-export const MULTIKRUM_PARAMS: OwnParams = {
-  params: [
-    malicious,
-    {
-      name: 'num_clients_to_keep',
-      integer: true,
-      min: 1,
-      max: 100000,
-      doc: 'average the best this many updates (n − f in the MultiKrum paper)',
-    },
-  ],
-  check: (own, base) => krumCheck(own, base, true),
-};
-
 export class Krum extends FedAvg {
   override readonly name: string;
   readonly numMaliciousClients: number;

@@ -1,57 +1,16 @@
-// Per-strategy settings (OwnParams, strategy.ts): how a value is checked against its range, how
-// defaults fill in, and the one routine both callers use — /serv (which reports problems as 400s
-// naming the field) and the strategy constructors (which throw) — so the rules live once.
+// Per-strategy settings (OwnParams, common/strategy-params.ts): the checking routine lives in
+// common, shared by /serv (400s naming the field), the MLFO (422s at /receive) and, through
+// ownParamsOrThrow here, the strategy constructors (which throw).
 
-import type { BaseSettingsView, OwnParam, OwnParams } from './strategy.ts';
+import {
+  allowedText,
+  type BaseSettingsView,
+  inRange,
+  type OwnParams,
+  resolveOwnParams,
+} from '../../../../common/strategy-params.ts';
 
-/** The allowed values of one setting, in words: "a number in [0, 1)". */
-export function allowedText(p: OwnParam): string {
-  const kind = p.integer ? 'an integer' : 'a number';
-  if (p.max === Number.POSITIVE_INFINITY) return `${kind} ${p.minExclusive ? '>' : '≥'} ${p.min}`;
-  return `${kind} in ${p.minExclusive ? '(' : '['}${p.min}, ${p.max}${p.maxExclusive ? ')' : ']'}`;
-}
-
-/** Whether `v` is in the setting's range. */
-export function inRange(p: OwnParam, v: number): boolean {
-  return (
-    typeof v === 'number' &&
-    Number.isFinite(v) &&
-    (!p.integer || Number.isInteger(v)) &&
-    (p.minExclusive ? v > p.min : v >= p.min) &&
-    (p.maxExclusive ? v < p.max : v <= p.max)
-  );
-}
-
-/**
- * The strategy's settings with defaults filled in, and the problems found, as [field, message]:
- * unknown names, missing required ones, values out of range, combinations that do not fit.
- */
-export function resolveOwnParams(
-  spec: OwnParams,
-  given: Readonly<Record<string, number>>,
-  base: BaseSettingsView,
-): { own: Record<string, number>; problems: Array<[string, string]> } {
-  const problems: Array<[string, string]> = [];
-  const own: Record<string, number> = {};
-  const names = spec.params.map((p) => p.name);
-  for (const key of Object.keys(given)) {
-    if (!names.includes(key)) {
-      problems.push([key, `not a setting of this strategy; allowed: ${names.join(', ') || '(none)'}`]);
-    }
-  }
-  for (const p of spec.params) {
-    const v = Object.hasOwn(given, p.name) ? given[p.name] : p.default;
-    if (v === undefined) {
-      problems.push([p.name, `missing (required, no default); allowed: ${allowedText(p)}`]);
-    } else if (!inRange(p, v)) {
-      problems.push([p.name, `got ${String(v)}; allowed: ${allowedText(p)}`]);
-    } else {
-      own[p.name] = v;
-    }
-  }
-  if (problems.length === 0 && spec.check) problems.push(...spec.check(own, base));
-  return { own, problems };
-}
+export { allowedText, inRange, resolveOwnParams };
 
 /** Like resolveOwnParams for a constructor: throws a RangeError listing every problem. */
 export function ownParamsOrThrow(

@@ -8,30 +8,10 @@ import type { NDArray } from '../types.ts';
 import { toFloat32Arrays, toFloat64, validateUpdates, type WeightedUpdate } from './aggregate.ts';
 import { type Combined, FedAvg, type FedAvgOptions } from './fedavg.ts';
 import { ownParamsOrThrow } from './own-params.ts';
-import type { OwnParams, StrategyContext } from './strategy.ts';
+import type { StrategyContext } from './strategy.ts';
+import { QFEDAVG_PARAMS } from '../../../../common/strategy-params.ts';
 
-export const QFEDAVG_PARAMS: OwnParams = {
-  params: [
-    { name: 'q_param', min: 0, max: 1000, default: 0.2, doc: 'fairness q (0: no reweighting by loss)' },
-    {
-      name: 'qffl_learning_rate',
-      min: 0,
-      max: 1000,
-      minExclusive: true,
-      default: 0.1,
-      doc: 'the clients’ learning rate L assumed by q-FFL',
-    },
-  ],
-  check: (_own, base) =>
-    base.hasEvaluateFn
-      ? []
-      : [
-          [
-            'algo',
-            'qfedavg takes its loss from the server-side evaluation of the global model (as Flower’s QFedAvg does from evaluate_fn); give model and source so the server can evaluate',
-          ],
-        ],
-};
+export { QFEDAVG_PARAMS };
 
 /** q-FFL's aggregate from the round's starting weights, the clients' weights and the loss F. */
 export function qfflAggregate(

@@ -1,7 +1,7 @@
 // The strategies a server session can run, by name (the names of common/strategies.ts, which
 // the MLFO validates intents against). A new strategy: its file beside fedavg.ts, its name in
-// common/strategies.ts, and one line here — its own settings (the /serv fields beyond FedAvg's)
-// and its factory; `satisfies` fails to compile while a name has no entry. /serv validates `algo`
+// common/strategies.ts, its own settings (the /serv fields beyond FedAvg's) in
+// common/strategy-params.ts, and one line here — those settings and its factory; `satisfies` fails to compile while a name has no entry. /serv validates `algo`
 // and the strategy's fields against this table; the server session builds from it, wrapping the
 // strategy in central DP when the settings ask for it.
 

@@ -23,6 +23,10 @@ import type {
   NDArray,
   Parameters,
 } from '../types.ts';
+import type { BaseSettingsView, OwnParam, OwnParams } from '../../../../common/strategy-params.ts';
+
+// The per-strategy settings' types live with their table in common (the MLFO validates against it too).
+export type { BaseSettingsView, OwnParam, OwnParams };
 
 /** What the server hands a strategy on every call of one run. Read-only for the strategy. */
 export interface StrategyContext<S = undefined> {
@@ -174,35 +178,6 @@ export interface CentralDpSettings {
   clippingNorm: number;
   noiseMultiplier: number;
   numSampledClients: number;
-}
-
-/**
- * One per-strategy setting as /serv takes it: its field name (Flower's parameter name), range,
- * and default (none: the field is required, as in Flower).
- */
-export interface OwnParam {
-  name: string;
-  integer?: boolean;
-  min: number;
-  max: number;
-  minExclusive?: boolean;
-  maxExclusive?: boolean;
-  default?: number;
-  doc: string;
-}
-
-/** The settings every strategy shares, as the cross-checks of OwnParams need them. */
-export interface BaseSettingsView {
-  minFitClients: number;
-  minAvailableClients: number;
-  hasEvaluateFn: boolean;
-}
-
-/** A strategy's own settings: the fields, and the checks that span several of them. */
-export interface OwnParams {
-  params: readonly OwnParam[];
-  /** Problems of a combination, as [field, message]; none when the settings fit together. */
-  check?: (own: Readonly<Record<string, number>>, base: BaseSettingsView) => Array<[string, string]>;
 }
 
 /** Builds one strategy from a session's settings; throws (RangeError, TypeError) on bad ones. */
