@@ -1,7 +1,8 @@
 // Bring-up and teardown time of the seed topology (about 60 hosts, 8–9 switches), shaped, without
 // node programs, on the netns backend (target: up in < 5 s) and, where a Docker engine answers and
 // the project image exists, on the docker backend (targets: up < 10 s, down < 5 s for the 60
-// containers). Needs root; writes bench/results/topology-bringup.json (netns figures at the top
+// containers), and there the memory of the 60 idle containers (cgroup peak and resident set, summed
+// and the largest). Needs root; writes bench/results/topology-bringup.json (netns figures at the top
 // level as before, each backend's under `backends`). Run: `npx tsx bench/topology-bringup.ts`.
 
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -9,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { TopologySpec } from '../common/topology-spec/topology-spec.ts';
-import { engineProblem, imageExists } from '../topology/src/docker/engine.ts';
+import { docker as dockerCli, engineProblem, imageExists } from '../topology/src/docker/engine.ts';
 import { cleanDockerRun } from '../topology/src/docker/clean.ts';
 import { PROJECT_IMAGE } from '../topology/src/docker/images.ts';
 import { startDockerNetwork } from '../topology/src/docker/network.ts';
@@ -18,6 +19,7 @@ import type { EmulatedNetwork } from '../topology/src/network.ts';
 import { cleanRun } from '../topology/src/netns/clean.ts';
 import { startNetwork } from '../topology/src/netns/network.ts';
 import type { StartOptions } from '../topology/src/netns/start-options.ts';
+import { containerMemory, containerMemoryReadable } from './container-memory.ts';
 
 const TARGET_UP_S = 5;
 const DOCKER_TARGETS = { upSeconds: 10, downSeconds: 5 };
@@ -60,6 +62,7 @@ async function measure(backend: 'netns' | 'docker', rounds: number): Promise<Rec
   const ups: number[] = [];
   const downs: number[] = [];
   let pingLoss: number | undefined;
+  let memory: Record<string, number> | undefined;
   for (let i = 0; i < rounds; i++) {
     const runId = `bench${process.pid}${backend}r${i}`;
     const runDir = mkdtempSync(join(tmpdir(), `mlfo-bench-${runId}-`));
@@ -69,6 +72,7 @@ async function measure(backend: 'netns' | 'docker', rounds: number): Promise<Rec
       const net = await bench.start(spec, { runId, runDir, linksWithoutDelay: true, log: () => undefined });
       ups.push((performance.now() - t0) / 1000);
       if (i === 0) pingLoss = (await net.pingAll({ count: 1, timeoutMs: 2000 })).lossPercent;
+      if (i === 0 && backend === 'docker' && containerMemoryReadable()) memory = idleMemory(runId);
       const t1 = performance.now();
       await net.stop();
       downs.push((performance.now() - t1) / 1000);
@@ -91,6 +95,7 @@ async function measure(backend: 'netns' | 'docker', rounds: number): Promise<Rec
     upMedianSeconds: +median(ups).toFixed(3),
     downMedianSeconds: +median(downs).toFixed(3),
     pingAllLossPercent: pingLoss,
+    ...(memory ? { idleContainersMemory: memory } : {}),
     targetUpSeconds: docker ? DOCKER_TARGETS.upSeconds : TARGET_UP_S,
     ...(docker ? { targetDownSeconds: DOCKER_TARGETS.downSeconds } : {}),
     meetsTarget: docker
@@ -101,7 +106,29 @@ async function measure(backend: 'netns' | 'docker', rounds: number): Promise<Rec
     `topology-bringup ${backend}: ${out.hosts} hosts, ${out.switches} switches, ${out.links} links: up ${out.upMedianSeconds} s ` +
       `(median of ${rounds}; target < ${out.targetUpSeconds} s), down ${out.downMedianSeconds} s, pingall loss ${pingLoss}%`,
   );
+  if (memory) {
+    console.log(
+      `topology-bringup docker: ${memory.containers} idle containers: peak ${memory.totalPeakMb} MB in all ` +
+        `(largest ${memory.maxPeakMb} MB, cgroup incl. page cache), resident ${memory.totalRssMb} MB`,
+    );
+  }
   return out;
+}
+
+/** The run's idle containers (keeper only, no node programs): their cgroups' peaks and resident sets. */
+function idleMemory(runId: string): Record<string, number> {
+  const ids = dockerCli(['ps', '-q', '--no-trunc', '--filter', `label=mlfo.run=${runId}`])
+    .stdout.split('\n')
+    .filter(Boolean);
+  const m = ids.map((id) => containerMemory(id));
+  const sum = (xs: number[]) => +xs.reduce((a, b) => a + b, 0).toFixed(1);
+  return {
+    containers: ids.length,
+    totalPeakMb: sum(m.map((x) => x.peakMb)),
+    maxPeakMb: Math.max(...m.map((x) => x.peakMb)),
+    totalRssMb: sum(m.map((x) => x.rssMb)),
+    maxRssMb: Math.max(...m.map((x) => x.rssMb)),
+  };
 }
 
 if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) {

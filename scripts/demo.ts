@@ -1,5 +1,6 @@
 // The demo (README's first command): the seed's topology scaled to this machine, brought up on
-// the netns backend as root (local otherwise), with the cloud and edge MLFOs, flower-adapters and
+// the netns backend as root (local otherwise; `--backend docker`: every host a container, the node
+// programs from the project image), with the cloud and edge MLFOs, flower-adapters and
 // background traffic running in their hosts; the three seed intents sent through sendintent; live
 // progress per cohort; a summary table, runs/<id>/report.json and runs/<id>/accuracy.svg; then
 // everything is torn down (unless --keep). `--seed-experiment` runs the seed's own experiment.
@@ -115,8 +116,9 @@ const backend = values.backend
     })();
 
 // Redis: REDIS_URL when set, else a redis-server of the run (its unix socket and data in the run
-// directory, reachable from every host's namespace). A URL on this machine's loopback cannot be
-// reached from the netns hosts, so it is refused there before anything starts.
+// directory, reachable from every host). What the backend's hosts cannot reach (this machine's
+// loopback from netns or docker hosts, a socket of this machine from docker hosts) is refused
+// before anything starts.
 const redisUrl = process.env.REDIS_URL || undefined;
 const redisProblem = redisUrl ? redisUrlProblem(redisUrl, backend) : undefined;
 if (redisProblem) {

@@ -17,6 +17,13 @@ export interface Backend {
   /** one line for --help */
   summary: string;
   needsRoot: boolean;
+  /**
+   * What a host sees of this machine: its loopback (127.0.0.1 in a host is this machine's) and
+   * its files ('all': one filesystem; 'run directory': only the run directory, at the same path).
+   */
+  hostsSee: { loopback: boolean; files: 'all' | 'run directory' };
+  /** links are shaped with tc on this machine's kernel, so delay/jitter/loss need its sch_netem */
+  tcShaping: boolean;
   /** when it is the default ("on Linux as root"); a backend without it runs only when asked for */
   defaultWhen?: string;
   /** whether it can run on this machine, and why (or why not) */
@@ -29,6 +36,8 @@ const TABLE = {
   netns: {
     summary: 'namespaces, bridges, veth, tc shaping, cgroup limits (Linux, root)',
     needsRoot: true,
+    hostsSee: { loopback: false, files: 'all' },
+    tcShaping: true,
     defaultWhen: 'on Linux as root',
     availability: () => {
       if (process.platform !== 'linux')
@@ -42,6 +51,8 @@ const TABLE = {
     summary:
       'every host a container (--network none), links, shaping as netns; limits by Docker (root, dockerd)',
     needsRoot: true,
+    hostsSee: { loopback: false, files: 'run directory' },
+    tcShaping: true,
     availability: () => {
       if (process.platform !== 'linux')
         return { available: false, reason: `${process.platform} is not Linux` };
@@ -56,6 +67,8 @@ const TABLE = {
   local: {
     summary: 'processes on distinct 127.x addresses; no shaping, no limits (anywhere)',
     needsRoot: false,
+    hostsSee: { loopback: true, files: 'all' },
+    tcShaping: false,
     defaultWhen: 'otherwise',
     availability: () => ({ available: true, reason: 'runs anywhere' }),
     load: () => import('./local/backend.ts'),

@@ -203,8 +203,33 @@ export interface EmulatedNetwork {
     env: Record<string, string>,
     tty: boolean,
   ): string[];
+  /**
+   * Where the project's node programs run in the hosts (nodes/ plans their argv with it); absent:
+   * on this machine's files, from this checkout (netns, local).
+   */
+  readonly programSite?: ProgramSite;
+  /**
+   * Whether a host runs its own command (docker: a user's image, or `command:`): no node program
+   * is started in it; an FL host among them is awaited on its REST port.
+   */
+  ownCommand?(host: string): boolean;
   /** undoes everything of the run, in reverse order, past individual failures; safe to call twice; throws TeardownError listing every failure */
   stop(): Promise<TeardownReport>;
+}
+
+/** Where the project's node programs find the project, node, tools and files inside a host. */
+export interface ProgramSite {
+  /** the project's root in a host (docker: the image's /app) */
+  root: string;
+  /** the node binary in a host */
+  node: string;
+  /**
+   * redis-server, iperf3, prometheus: 'machine' = looked up on this machine's PATH; 'host' = by
+   * name in the host's PATH (the project image has them)
+   */
+  tools: 'machine' | 'host';
+  /** directories of this machine a host sees at the same path (docker: the run directory) */
+  shared: readonly string[];
 }
 
 export class UnsupportedOperationError extends Error {

@@ -5,16 +5,19 @@
 // environment, as `docker exec` does, but as a child of this process so its pid, log and exit are
 // handled as on netns); this machine's node (process.execPath) becomes the image's `node`; limits
 // go through the engine (`docker update`); status adds each container's state, limits and health.
+// Node programs run from the image (programSite: /app, its node and tools) and see the run
+// directory, mounted at its own path; hosts with a user's image or `command:` run their own.
 
 import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
-import type { Limits, RunResult, TeardownReport } from '../network.ts';
+import { join, resolve } from 'node:path';
+import type { Limits, ProgramSite, RunResult, TeardownReport } from '../network.ts';
 import type { NetworkPlan, PlannedHost } from '../netns/plan.ts';
 import { NetnsNetwork, type NetnsNetworkStatus } from '../netns/netns-network.ts';
 import type { RunState } from '../netns/state.ts';
 import { run } from '../sh.ts';
 import type { TopologySpec } from '../../../common/topology-spec/topology-spec.ts';
 import { docker } from './engine.ts';
+import { IMAGE_ROOT, PROJECT_IMAGE } from './images.ts';
 import { dockerTeardown } from './teardown.ts';
 
 /** What the network knows of a host's container. */
@@ -41,6 +44,16 @@ export interface ContainerStatus {
 
 export interface DockerNetworkStatus extends NetnsNetworkStatus {
   containers: ContainerStatus[];
+}
+
+export function hostImage(spec: TopologySpec, host: string): string {
+  return spec.hosts.find((h) => h.name === host)?.image ?? PROJECT_IMAGE;
+}
+
+/** A host that runs its own command (a user's image, or `command:`): no node program goes in it. */
+export function runsOwnCommand(spec: TopologySpec, host: string): boolean {
+  const h = spec.hosts.find((x) => x.name === host);
+  return hostImage(spec, host) !== PROJECT_IMAGE || h?.command !== undefined;
 }
 
 const CGROUP_ROOT = '/sys/fs/cgroup';
@@ -72,6 +85,7 @@ export function cgroupProcsOf(pid: number): string[] {
 
 export class DockerNetwork extends NetnsNetwork {
   override readonly backend: string = 'docker';
+  readonly programSite: ProgramSite;
 
   constructor(
     spec: TopologySpec,
@@ -82,6 +96,11 @@ export class DockerNetwork extends NetnsNetwork {
     private readonly containers: Map<string, HostContainer>,
   ) {
     super(spec, plan, state, runDir, null, netem);
+    this.programSite = { root: IMAGE_ROOT, node: 'node', tools: 'host', shared: [resolve(runDir)] };
+  }
+
+  ownCommand(host: string): boolean {
+    return runsOwnCommand(this.spec, host);
   }
 
   private container(h: PlannedHost): HostContainer {

@@ -58,6 +58,8 @@ export interface ContainerCreate {
   hostname: string;
   nanoCpus?: number;
   memoryBytes?: number;
+  /** bind mounts, `SRC:DEST[:ro]` */
+  binds?: string[];
 }
 
 export interface ContainerInfo {
@@ -202,6 +204,7 @@ export class DockerEngine {
         CapAdd: ['NET_ADMIN'],
         Privileged: false,
         Init: false,
+        ...(c.binds ? { Binds: c.binds } : {}),
         ...(c.nanoCpus !== undefined ? { NanoCpus: c.nanoCpus } : {}),
         ...(c.memoryBytes !== undefined ? { Memory: c.memoryBytes, MemorySwap: c.memoryBytes } : {}),
       },

@@ -33,6 +33,8 @@ export const PROJECT_REPO = 'mlfo';
 export const PROJECT_IMAGE = `${PROJECT_REPO}:latest`;
 export const BASE_IMAGE = `${BASE_REPO}:latest`;
 export const BUILD_COMMAND = 'npm run image';
+/** where the project lives in the project image (the Dockerfile's WORKDIR) */
+export const IMAGE_ROOT = '/app';
 export const PUBLIC_BASE = 'node:20-bookworm-slim';
 export const SUITE = 'bookworm';
 export const BASE_PACKAGES = [

@@ -9,9 +9,12 @@
 //
 // A host's container runs `command:` from the spec when given; else, with the project image, an
 // idle keeper (node programs are started in it later, through exec, stage by stage as on netns);
-// with a user's image, that image as built.
+// with a user's image, that image as built. Project-image containers see the run directory at
+// its own path (a bind mount): the run's Redis socket, the MLFOs' inventory and catalog,
+// Prometheus's config and data live there; the programs themselves come from the image (/app),
+// never from this machine's checkout. A user's image gets no mount.
 
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { mapLimit } from '../../../common/map-limit.ts';
 import { readTopologyFile } from '../../../common/topology-spec/spec-yaml.ts';
 import type { TopologySpec } from '../../../common/topology-spec/topology-spec.ts';
@@ -21,17 +24,13 @@ import { type NetworkPlan, planNetwork } from '../netns/plan.ts';
 import type { StartOptions } from '../netns/start-options.ts';
 import { type RunState, readState, writeState } from '../netns/state.ts';
 import { batch } from '../sh.ts';
-import { DockerNetwork, type HostContainer } from './docker-network.ts';
+import { DockerNetwork, type HostContainer, hostImage } from './docker-network.ts';
 import { DockerEngine } from './engine-api.ts';
 import { BUILD_COMMAND, PROJECT_IMAGE } from './images.ts';
 import { dockerTeardown, HOST_LABEL, IP_LABEL, RUN_LABEL } from './teardown.ts';
 
 /** The main process of a project-image host without `command:`; node programs come through exec. */
 const KEEPER = ['sleep', 'infinity'];
-
-export function hostImage(spec: TopologySpec, host: string): string {
-  return spec.hosts.find((h) => h.name === host)?.image ?? PROJECT_IMAGE;
-}
 
 function dockerLayer(spec: TopologySpec, engine: DockerEngine): HostLayer {
   const containers = new Map<string, HostContainer>();
@@ -102,6 +101,7 @@ function dockerLayer(spec: TopologySpec, engine: DockerEngine): HostLayer {
           },
           env: Object.entries(h.env).map(([k, v]) => `${k}=${v}`),
           ...(command ? { cmd: command } : {}),
+          ...(image === PROJECT_IMAGE ? { binds: [`${resolve(runDir)}:${resolve(runDir)}`] } : {}),
           ...(h.cpus !== undefined ? { nanoCpus: Math.round(h.cpus * 1e9) } : {}),
           ...(h.memoryMb !== undefined ? { memoryBytes: Math.round(h.memoryMb * 1024 * 1024) } : {}),
         });

@@ -1,5 +1,5 @@
 // One FL experiment over an emulated network, from intent to trained models: bring the topology
-// up (netns or local), run its node programs (cloud and edge MLFO with a Redis of the run,
+// up (netns, docker or local), run its node programs (cloud and edge MLFO with a Redis of the run,
 // flower-adapters, background traffic, Prometheus when installed), post a cohort config through
 // the real `sendintent` CLI (its --follow shows each cohort's round, loss and accuracy live), then
 // collect per cohort the rounds, final accuracy, intent-to-training latency and FL bytes into
@@ -9,7 +9,7 @@ import { spawn } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { startEmulation } from '../backend.ts';
+import { BACKENDS, startEmulation } from '../backend.ts';
 import type { BackendName } from '../backend.ts';
 import type { EmulatedNetwork } from '../network.ts';
 import { probeNetem } from '../netns/shaping.ts';
@@ -125,7 +125,7 @@ export async function runExperiment(o: ExperimentOptions): Promise<ExperimentRep
 /** The network of the experiment; without sch_netem on netns, links keep their delays unapplied. */
 async function bringUp(o: ExperimentOptions, out: (t: string) => void): Promise<EmulatedNetwork> {
   let linksWithoutDelay = false;
-  if (o.backend === 'netns' && linksNeedingNetem(o.spec).length > 0) {
+  if (BACKENDS[o.backend].tcShaping && linksNeedingNetem(o.spec).length > 0) {
     const probe = await probeNetem();
     if (!probe.available) {
       linksWithoutDelay = true;

@@ -6,8 +6,12 @@
 // everything this call started before the error (naming host, program, what was awaited and the
 // tail of the host's log) is thrown; the network itself stays up, the caller stops it.
 //
-// The run's Redis listens on a unix socket only: the filesystem is shared by every network
-// namespace and by the local backend's processes, so one path reaches it from every host.
+// The run's Redis listens on a unix socket only, in the run directory: the filesystem is shared
+// by every network namespace and by the local backend's processes, and a docker run's containers
+// see the run directory at the same path (ProgramSite.shared), so one path reaches it from every
+// host and from this machine's readiness probe. Where a network's programs run from an image
+// (ProgramSite), the plan uses its node and root, tools by name, and the catalog copied into the
+// run directory; a host that runs its own command is only awaited (FL hosts) or left alone.
 // What was started is also recorded in <runDir>/node-programs.json, so another process (the
 // `mlfo-topo status` of a run started by `up`) can check it with nodeProgramsHealth.
 
@@ -18,6 +22,7 @@ import {
   accessSync,
   closeSync,
   constants,
+  copyFileSync,
   existsSync,
   fstatSync,
   lstatSync,
@@ -28,9 +33,9 @@ import {
   rmSync,
   writeFileSync,
 } from 'node:fs';
-import { delimiter, join, resolve } from 'node:path';
+import { delimiter, join, relative, resolve, sep } from 'node:path';
 import { prometheusConfig } from '../monitoring/prometheus-config.ts';
-import type { EmulatedNetwork, HostProcess } from '../network.ts';
+import type { EmulatedNetwork, HostProcess, ProgramSite } from '../network.ts';
 import { mapLimit } from '../../../common/map-limit.ts';
 import { toYaml } from '../../../common/topology-spec/spec-yaml.ts';
 import type { HostRole, HostSpec } from '../../../common/topology-spec/topology-spec.ts';
@@ -256,6 +261,21 @@ function redisSocket(runDir: string, runId: string): { socket: string; tmpDir?: 
   return { socket, tmpDir };
 }
 
+/**
+ * A directory of this machine as node programs in the hosts see it: itself where they share this
+ * machine's files; in an image's hosts, the image's copy of a directory of this project, or a
+ * shared directory (the run directory) at the same path. Anything else is refused.
+ */
+function visiblePath(site: ProgramSite | undefined, path: string, what: string): string {
+  if (site === undefined) return path;
+  const within = (dir: string) => path === dir || path.startsWith(dir.endsWith(sep) ? dir : dir + sep);
+  if (site.shared.some(within)) return path;
+  if (within(resolve(REPO_ROOT))) return join(site.root, relative(REPO_ROOT, path));
+  throw new Error(
+    `${what} ${path} is not visible in the hosts, which see only ${site.shared.join(', ')} of this machine; allowed: a directory under the run directory, or one of this project (the image's copy under ${site.root})`,
+  );
+}
+
 /** Start time of a process in clock ticks since boot (/proc/<pid>/stat field 22), '' when unknown. */
 const startTime = (pid: number): string => procStat(pid)?.startTime ?? '';
 
@@ -266,17 +286,28 @@ export async function startNodePrograms(
   const log = opts.log ?? ((m: string) => console.warn(m));
   const runDir = resolve(net.runDir);
   const wanted = (r: HostRole) => opts.roles === undefined || opts.roles.includes(r);
-  const hosts = net.spec.hosts.filter((h) => wanted(h.role));
+  const hosts = net.spec.hosts.filter((h) => wanted(h.role) && net.ownCommand?.(h.name) !== true);
   const graceMs = opts.stopGraceMs ?? 5000;
   if (opts.signal?.aborted)
     throw new NodeProgramsAbortedError('start of node programs aborted before it began');
 
-  const tools = checkPrerequisites(hosts, opts, log);
+  const tools = checkPrerequisites(hosts, opts, log, net.programSite);
+  const dataDir = visiblePath(
+    net.programSite,
+    resolve(opts.dataDir ?? join(REPO_ROOT, 'data')),
+    "the flower-adapters' data directory",
+  );
   mkdirSync(join(runDir, 'logs'), { recursive: true });
+  if (net.programSite !== undefined && tools.mlfoHosts.length > 0) {
+    // the hosts see only the run directory: the catalog goes there, as the user's file is now
+    const copy = join(runDir, 'catalog.yaml');
+    copyFileSync(tools.catalog, copy);
+    tools.catalog = copy;
+  }
   const redis = await prepareRedis(net, runDir, tools.redisBinary);
   let plan: PlannedProgram[];
   try {
-    plan = planAndConfigure(net, runDir, opts, tools, redis.redis);
+    plan = planAndConfigure(net, runDir, opts, tools, redis.redis, dataDir);
   } catch (err) {
     redis.removeSocketDir();
     throw err;
@@ -353,6 +384,7 @@ function checkPrerequisites(
   hosts: readonly HostSpec[],
   opts: NodeProgramOptions,
   log: (message: string) => void,
+  site: ProgramSite | undefined,
 ): Prerequisites {
   const catalog = resolve(opts.catalog ?? join(REPO_ROOT, 'intents', 'catalog.yaml'));
   const mlfoHosts = hosts.filter((h) => h.role === 'mlfo-cloud' || h.role === 'mlfo-edge');
@@ -360,6 +392,16 @@ function checkPrerequisites(
     throw new Error(
       `operand catalog ${catalog} does not exist (MLFOs on ${mlfoHosts.map((h) => h.name).join(', ')}); allowed: an existing catalog file (opts.catalog)`,
     );
+  }
+  if (site?.tools === 'host') {
+    // the image has them (docker/images.ts BASE_PACKAGES), found by name on the host's PATH
+    return {
+      catalog,
+      mlfoHosts,
+      redisBinary: mlfoHosts.length > 0 && opts.redisUrl === undefined ? 'redis-server' : undefined,
+      iperf3: opts.iperf3 === false ? undefined : 'iperf3',
+      prometheus: 'prometheus',
+    };
   }
   let redisBinary: string | undefined;
   if (mlfoHosts.length > 0 && opts.redisUrl === undefined) {
@@ -391,6 +433,12 @@ async function prepareRedis(
 ): Promise<{ redis?: { socket: string; binary: string }; removeSocketDir: () => void }> {
   if (redisBinary === undefined) return { removeSocketDir: () => undefined };
   const s = redisSocket(runDir, net.runId);
+  if (s.tmpDir !== undefined && net.programSite !== undefined) {
+    rmSync(s.tmpDir, { recursive: true, force: true });
+    throw new Error(
+      `the Redis unix socket ${join(runDir, 'redis.sock')} is longer than ${SUN_PATH_MAX} bytes, and the hosts of a ${net.backend} run see only the run directory; allowed: a shorter run directory (--runs-dir)`,
+    );
+  }
   if (existsSync(s.socket) && (await probeOnce({ kind: 'redis', socket: s.socket }, 1000)).ok) {
     throw new Error(
       `a Redis already answers on ${s.socket}: node programs of run ${net.runId} seem to be running; stop them first`,
@@ -413,18 +461,22 @@ function planAndConfigure(
   opts: NodeProgramOptions,
   tools: Prerequisites,
   redis: { socket: string; binary: string } | undefined,
+  dataDir: string,
 ): PlannedProgram[] {
+  const site = net.programSite;
   const { catalog, iperf3, prometheus } = tools;
   const plan = planPrograms({
     spec: net.spec,
     ip: (h) => net.ip(h),
     runId: net.runId,
     runDir,
+    ...(site !== undefined ? { site: { root: site.root, node: site.node } } : {}),
+    ...(net.ownCommand !== undefined ? { ownCommand: (h: string) => net.ownCommand?.(h) === true } : {}),
     ...(opts.roles !== undefined ? { roles: opts.roles } : {}),
     ...(opts.redisUrl !== undefined ? { redisUrl: opts.redisUrl } : {}),
     ...(redis !== undefined ? { redis } : {}),
     catalog,
-    dataDir: resolve(opts.dataDir ?? join(REPO_ROOT, 'data')),
+    dataDir,
     ...(iperf3 !== undefined ? { iperf3 } : {}),
     ...(prometheus !== undefined ? { prometheus } : {}),
     ...(opts.mlfoArgs !== undefined ? { mlfoArgs: opts.mlfoArgs } : {}),
@@ -494,9 +546,13 @@ class ProgramStarter {
     }
   }
 
-  private async startOne(p: PlannedProgram): Promise<Started> {
+  private async startOne(p: PlannedProgram): Promise<void> {
     if (this.ac.signal.aborted)
       throw new NotReadyError('aborted', `aborted before ${p.program} on ${p.host} started`);
+    if (p.own === true) {
+      await this.awaitOwn(p);
+      return;
+    }
     let proc: HostProcess;
     try {
       proc = this.net.exec(
@@ -536,7 +592,27 @@ class ProgramStarter {
           `last ${tail.length} lines of ${proc.logFile}:\n${tail.map((l) => `  | ${l}`).join('\n')}`,
       );
     }
-    return s;
+  }
+
+  /** A host's own command serves this program: its probe is awaited, nothing is started or stopped. */
+  private async awaitOwn(p: PlannedProgram): Promise<void> {
+    try {
+      await waitReady(p.probe, {
+        timeoutMs: this.readyTimeoutMs,
+        exited: new Promise(() => undefined),
+        signal: this.ac.signal,
+      });
+    } catch (err) {
+      if (!(err instanceof NotReadyError) || err.reason === 'aborted') throw err;
+      throw new NodeProgramError(
+        p.host,
+        p.program,
+        describeProbe(p.probe),
+        [],
+        `${p.program} of host ${p.host} (${p.role}; the host runs its own command) did not answer: ${err.message}; ` +
+          `its output: \`docker logs mlfo-${this.net.runId}.${p.host}\``,
+      );
+    }
   }
 
   /** After a failure: the waits still running give up, everything started is stopped. */

@@ -2,15 +2,18 @@
 // says it is ready, and the stage it starts in. Nothing is started here (index.ts does that), so
 // the plan of any topology can be checked without root or running processes.
 //
-// Node programs run as `process.execPath <absolute script>`: processes in a host inherit the cwd
-// but not npm's PATH. Ports follow monitoring/prometheus-config.ts (a host's env may move the
+// Node programs run as `<node> <absolute script>`: processes in a host inherit the cwd but not
+// npm's PATH. Node and the project's root are this machine's (netns, local) or the image's
+// (docker: `node`, /app), as the network's ProgramSite says; a host that runs its own command
+// (docker: a user's image or `command:`) gets no program, and an FL host among them is awaited on
+// its REST contract's GET /status. Ports follow monitoring/prometheus-config.ts (a host's env may move the
 // flower-adapter or MLFO port; the plan uses that port in flags, probes and the edge's --parent).
 
 import { createHash } from 'node:crypto';
 import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { PORTS } from '../monitoring/prometheus-config.ts';
-import type { BackendName } from '../backend.ts';
+import { BACKENDS, type BackendName } from '../backend.ts';
 import type { HostRole, HostSpec, TopologySpec } from '../../../common/topology-spec/topology-spec.ts';
 import type { Probe } from './readiness.ts';
 
@@ -47,8 +50,10 @@ export interface PlannedProgram {
   host: string;
   role: HostRole;
   program: ProgramName;
+  /** empty when `own`: the host's own command serves it, nothing is started */
   argv: string[];
   probe: Probe;
+  own?: true;
   /** the service's address for users: http://ip:port, or the Redis socket */
   url?: string;
 }
@@ -60,6 +65,10 @@ export interface PlanContext {
   runId: string;
   /** absolute */
   runDir: string;
+  /** the project's root and node in the hosts (default: this checkout, this machine's node) */
+  site?: ProgramPlace;
+  /** hosts that run their own command: nothing starts there; their FL REST port is awaited */
+  ownCommand?(host: string): boolean;
   /** which roles start (all when absent) */
   roles?: readonly HostRole[];
   /** an existing Redis: no redis-server is started */
@@ -80,27 +89,45 @@ export interface PlanContext {
   adapterArgs?: readonly string[];
 }
 
-const BIN = (name: string) => join(REPO_ROOT, 'bin', name);
+/** Where the project is and which node runs it, in a host. */
+export interface ProgramPlace {
+  root: string;
+  node: string;
+}
+/** this machine: this checkout and this node */
+export const HERE: ProgramPlace = { root: REPO_ROOT, node: process.execPath };
 
 /** argv that runs a TypeScript program of this repository through bin/launch.mjs (dist when fresh, else tsx). */
-export function launchArgv(src: string, args: readonly string[]): string[] {
-  const launch = pathToFileURL(join(REPO_ROOT, 'bin', 'launch.mjs')).href;
+export function launchArgv(src: string, args: readonly string[], place: ProgramPlace = HERE): string[] {
+  const launch = pathToFileURL(join(place.root, 'bin', 'launch.mjs')).href;
   const script =
     `const { load } = await import(${JSON.stringify(launch)}); ` +
     `const { main } = await load(${JSON.stringify(src)}); await main(process.argv.slice(1));`;
-  return [process.execPath, '--input-type=module', '-e', script, '--', ...args];
+  return [place.node, '--input-type=module', '-e', script, '--', ...args];
 }
 
 /**
- * Why the MLFOs of a network cannot use this Redis URL, or undefined: on netns, a URL on this
- * machine's loopback names each namespace's own loopback, where no Redis runs.
+ * Why the MLFOs of a network cannot use this Redis URL, or undefined: where a host has its own
+ * loopback (netns, docker), a URL on this machine's loopback names the host's, where no Redis
+ * runs; where hosts see only the run directory of this machine's files (docker), a unix socket
+ * path of this machine is not there.
  */
 export function redisUrlProblem(url: string, backend: BackendName): string | undefined {
-  if (backend !== 'netns' || !/^redis:\/\/([^@/]*@)?(127\.|localhost|\[::1\])/.test(url)) return undefined;
-  return (
-    `${url} is on this machine's loopback, which the MLFOs in their network namespaces cannot reach; ` +
-    'allowed: a unix socket path, an address the hosts reach, or none (a Redis of the run)'
-  );
+  const { hostsSee } = BACKENDS[backend];
+  const socket = url.startsWith('/') || url.startsWith('unix:');
+  if (!hostsSee.loopback && /^rediss?:\/\/([^@/]*@)?(127\.|localhost|\[::1\])/.test(url)) {
+    return (
+      `${url} is on this machine's loopback, which the MLFOs in their hosts (${backend}) cannot reach; ` +
+      `allowed: ${hostsSee.files === 'all' ? 'a unix socket path, ' : ''}an address the hosts reach, or none (a Redis of the run)`
+    );
+  }
+  if (hostsSee.files !== 'all' && socket) {
+    return (
+      `${url} is a unix socket of this machine, which the MLFOs in their ${backend} hosts do not see (they see only the run directory); ` +
+      'allowed: an address the hosts reach, or none (a Redis of the run)'
+    );
+  }
+  return undefined;
 }
 
 /** Redis key prefix of a host's MLFO: mlfo-<runId>-<host>, shortened with a hash past 64 characters. */
@@ -120,6 +147,9 @@ function port(host: HostSpec, env: string, fallback: number): number {
 interface PlanEnv extends PlanContext {
   wanted(role: HostRole): boolean;
   byName: Map<string, HostSpec>;
+  place: ProgramPlace;
+  /** a host that runs its own command */
+  own(host: string): boolean;
   /** cloud and edge hosts whose MLFOs start */
   mlfoHosts: HostSpec[];
   /** the host of the run's redis-server, when one is started */
@@ -145,8 +175,9 @@ const PLANNERS: Record<Stage, (env: PlanEnv) => PlannedProgram[]> = {
 export function planPrograms(ctx: PlanContext): PlannedProgram[] {
   const { spec } = ctx;
   const wanted = (r: HostRole) => ctx.roles === undefined || ctx.roles.includes(r);
+  const own = (host: string) => ctx.ownCommand?.(host) === true;
   const mlfoHosts = spec.hosts.filter(
-    (h) => (h.role === 'mlfo-cloud' || h.role === 'mlfo-edge') && wanted(h.role),
+    (h) => (h.role === 'mlfo-cloud' || h.role === 'mlfo-edge') && wanted(h.role) && !own(h.name),
   );
   const redisHost = mlfoHosts.find((h) => h.role === 'mlfo-cloud') ?? mlfoHosts[0];
   let redisUrl = ctx.redisUrl;
@@ -162,6 +193,8 @@ export function planPrograms(ctx: PlanContext): PlannedProgram[] {
     ip: (h) => ctx.ip(h),
     wanted,
     byName: new Map(spec.hosts.map((h) => [h.name, h])),
+    place: ctx.site ?? HERE,
+    own,
     mlfoHosts,
     redisHost: ownRedis,
     redisUrl,
@@ -241,7 +274,7 @@ function planMlfos(env: PlanEnv, stage: 'mlfo-cloud' | 'mlfo-edge'): PlannedProg
       host: h.name,
       role: h.role,
       program: 'mlfo',
-      argv: [process.execPath, BIN('mlfo.mjs'), ...args],
+      argv: [env.place.node, join(env.place.root, 'bin', 'mlfo.mjs'), ...args],
       probe: { kind: 'http', url: `${url}/healthz` },
       url,
     });
@@ -256,16 +289,30 @@ function planAdapters(env: PlanEnv): PlannedProgram[] {
     const ip = env.ip(h.name);
     const restPort = port(h, 'FLOWER_ADAPTER_REST_PORT', PORTS.flowerAdapter);
     const url = `http://${ip}:${restPort}`;
+    if (env.own(h.name)) {
+      // the host's own command serves the REST contract (/serv, /cli, /status); only awaited
+      out.push({
+        stage: 'adapters',
+        host: h.name,
+        role: h.role,
+        program: 'flower-adapter',
+        argv: [],
+        probe: { kind: 'http', url: `${url}/status` },
+        url,
+        own: true,
+      });
+      continue;
+    }
     out.push({
       stage: 'adapters',
       host: h.name,
       role: h.role,
       program: 'flower-adapter',
       argv: [
-        process.execPath,
+        env.place.node,
         // as the bin's shebang does: a small young generation keeps a node's memory down
         '--max-semi-space-size=2',
-        BIN('flower-adapter.mjs'),
+        join(env.place.root, 'bin', 'flower-adapter.mjs'),
         '--host',
         ip,
         '--rest-port',
@@ -302,7 +349,7 @@ const agentBase = (h: HostSpec, ip: string) => [
 function planTrafficSinks(env: PlanEnv): PlannedProgram[] {
   const out: PlannedProgram[] = [];
   for (const h of env.spec.hosts) {
-    if (h.role !== 'traffic-sink' || !env.wanted(h.role)) continue;
+    if (h.role !== 'traffic-sink' || !env.wanted(h.role) || env.own(h.name)) continue;
     const ip = env.ip(h.name);
     if (env.iperf3 !== undefined) {
       out.push({
@@ -320,7 +367,11 @@ function planTrafficSinks(env: PlanEnv): PlannedProgram[] {
       host: h.name,
       role: h.role,
       program: 'traffic-agent',
-      argv: launchArgv('topology/src/nodes/traffic-agent.ts', ['--role', 'sink', ...agentBase(h, ip)]),
+      argv: launchArgv(
+        'topology/src/nodes/traffic-agent.ts',
+        ['--role', 'sink', ...agentBase(h, ip)],
+        env.place,
+      ),
       probe: { kind: 'http', url: `${agentUrl(ip)}/metrics` },
       url: agentUrl(ip),
     });
@@ -331,7 +382,7 @@ function planTrafficSinks(env: PlanEnv): PlannedProgram[] {
 function planTrafficSources(env: PlanEnv): PlannedProgram[] {
   const out: PlannedProgram[] = [];
   for (const h of env.spec.hosts) {
-    if (h.role !== 'traffic-source' || !env.wanted(h.role)) continue;
+    if (h.role !== 'traffic-source' || !env.wanted(h.role) || env.own(h.name)) continue;
     const ip = env.ip(h.name);
     const traffic = h.traffic;
     if (traffic === undefined || !env.byName.has(traffic.to)) {
@@ -348,16 +399,20 @@ function planTrafficSources(env: PlanEnv): PlannedProgram[] {
       host: h.name,
       role: h.role,
       program: 'traffic-agent',
-      argv: launchArgv('topology/src/nodes/traffic-agent.ts', [
-        '--role',
-        'source',
-        ...agentBase(h, ip),
-        '--peer',
-        env.ip(traffic.to),
-        '--rate-mbps',
-        String(traffic.rateMbps),
-        ...bulk,
-      ]),
+      argv: launchArgv(
+        'topology/src/nodes/traffic-agent.ts',
+        [
+          '--role',
+          'source',
+          ...agentBase(h, ip),
+          '--peer',
+          env.ip(traffic.to),
+          '--rate-mbps',
+          String(traffic.rateMbps),
+          ...bulk,
+        ],
+        env.place,
+      ),
       probe: { kind: 'http', url: `${agentUrl(ip)}/metrics` },
       url: agentUrl(ip),
     });
@@ -368,7 +423,8 @@ function planTrafficSources(env: PlanEnv): PlannedProgram[] {
 function planPrometheus(env: PlanEnv): PlannedProgram[] {
   const out: PlannedProgram[] = [];
   for (const h of env.spec.hosts) {
-    if (h.role !== 'prometheus' || !env.wanted(h.role) || env.prometheus === undefined) continue;
+    if (h.role !== 'prometheus' || !env.wanted(h.role) || env.prometheus === undefined || env.own(h.name))
+      continue;
     const ip = env.ip(h.name);
     const url = `http://${ip}:${PORTS.prometheus}`;
     out.push({
