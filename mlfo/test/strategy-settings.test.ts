@@ -3,12 +3,13 @@
 // (common/strategy-params.ts), into the derived intent, over MoMo's field 10, and out as the
 // cloud's FL server settings; cohort configs check them before sendintent posts anything.
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { CohortConfigError, parseCohortConfig, planCohortPosts } from '../../common/intent/cohort-config.ts';
 import type { Intent } from '../../common/intent/intent-schema.ts';
 import { IntentError, parseIntentYaml } from '../../common/intent/parse-intent.ts';
-import { loadCatalog } from '../src/intent/catalog.ts';
+import { CatalogError, loadCatalog, parseCatalog } from '../src/intent/catalog.ts';
 import { pipelineDifferences, SERVER_SETTINGS } from '../src/intent/pipeline-diff.ts';
 import { pipelineFromDerived, resolveIntent } from '../src/intent/resolve.ts';
 import { intentFromMomo, intentToMomo } from '../src/momo/intent-momo.ts';
@@ -69,6 +70,44 @@ describe('strategy settings at /receive', () => {
     assert.deepEqual(settings.strategyParams, { server_learning_rate: 1, server_momentum: 0.5 });
     assert.equal(settings.settingsSource.server_momentum, 'intent');
     assert.equal(settings.settingsSource.server_learning_rate, 'default');
+  });
+
+  it('intent constraint > form field > catalog defaults.strategy (where the strategy takes it) > the strategy default', () => {
+    const text = readFileSync(join(intentsDir, 'catalog.yaml'), 'utf8').replace(
+      '  sameserv: "no"\n',
+      '  sameserv: "no"\n  strategy: {server_momentum: 0.9, server_learning_rate: 0.5, proximal_mu: 0.01}\n',
+    );
+    const withDefaults = parseCatalog(text, 'cat.yaml');
+    const fromCatalog = resolveIntent(intentWith('avgalgo: FedAvgM'), {}, withDefaults).pipeline;
+    assert.deepEqual(fromCatalog.strategyParams, { server_learning_rate: 0.5, server_momentum: 0.9 });
+    assert.equal(fromCatalog.settingsSource.server_momentum, 'catalog');
+    const overridden = resolveIntent(
+      intentWith('avgalgo: FedAvgM', 'server_momentum: 0.2'),
+      { server_learning_rate: '0.7' },
+      withDefaults,
+    ).pipeline;
+    assert.deepEqual(overridden.strategyParams, { server_learning_rate: 0.7, server_momentum: 0.2 });
+    assert.deepEqual(
+      [overridden.settingsSource.server_momentum, overridden.settingsSource.server_learning_rate],
+      ['intent', 'form'],
+    );
+    // a setting of another strategy in the catalog does not reach this one
+    assert.deepEqual(
+      resolveIntent(intentWith('avgalgo: FedAvg'), {}, withDefaults).pipeline.strategyParams,
+      {},
+    );
+    assert.throws(
+      () => parseCatalog(text.replace('server_momentum: 0.9', 'server_momentum: 1.5'), 'cat.yaml'),
+      (e: unknown) =>
+        e instanceof CatalogError &&
+        /defaults\.strategy\.server_momentum: got "1\.5"; allowed/.test(e.message),
+    );
+    assert.throws(
+      () => parseCatalog(text.replace('server_momentum: 0.9', 'momentum: 0.9'), 'cat.yaml'),
+      (e: unknown) =>
+        e instanceof CatalogError &&
+        /defaults\.strategy\.momentum: unknown key; allowed: .*server_momentum/.test(e.message),
+    );
   });
 
   it('intent constraint > form field, with a warning; form fields of Flower names work alone', () => {

@@ -31,9 +31,20 @@ import {
 } from '../../../common/yaml/located-yaml.ts';
 import { formatProblem, type Problem, type SourcePosition } from '../../../common/yaml/problem.ts';
 import { IntentError } from '../../../common/intent/parse-intent.ts';
+import {
+  allowedText,
+  DP_PARAMS,
+  inRange,
+  STRATEGY_PARAM_NAMES,
+  STRATEGY_PARAMS,
+} from '../../../common/strategy-params.ts';
 import { ProblemList, scalarText } from '../../../common/yaml/problem-list.ts';
 
-export type PipelineDefaults = Omit<FlSettings, 'lr'> & { lr?: number };
+export type PipelineDefaults = Omit<FlSettings, 'lr'> & {
+  lr?: number;
+  /** strategy settings by Flower's names (server_momentum, …): used when the chosen strategy takes them */
+  strategy?: Record<string, number>;
+};
 
 /** client: the edge MLFO deploys FL clients; aggregator: the cloud MLFO deploys an FL server. */
 export type CatalogRole = 'client' | 'aggregator';
@@ -100,14 +111,20 @@ function checkKeys(list: ProblemList, path: string, map: YamlMap, allowed: reado
   }
 }
 
-function readDefaults(list: ProblemList, path: string, node: YamlValue | undefined): Partial<FlSettings> {
-  const out: Partial<FlSettings> = {};
+function readDefaults(
+  list: ProblemList,
+  path: string,
+  node: YamlValue | undefined,
+): Partial<PipelineDefaults> {
+  const out: Partial<PipelineDefaults> = {};
   if (node === undefined) return out;
   if (node.kind !== 'map') {
     list.fail(path, node, `got ${describeYaml(node)}; expected a mapping of ${DEFAULT_KEYS.join(', ')}`);
     return out;
   }
-  checkKeys(list, path, node, DEFAULT_KEYS);
+  checkKeys(list, path, node, [...DEFAULT_KEYS, 'strategy']);
+  const strategy = entryOf(node, 'strategy');
+  if (strategy !== undefined) out.strategy = readStrategyDefaults(list, `${path}.strategy`, strategy.value);
   for (const key of DEFAULT_KEYS) {
     const e = entryOf(node, key);
     if (e === undefined) continue;
@@ -116,6 +133,40 @@ function readDefaults(list: ProblemList, path: string, node: YamlValue | undefin
     const r = checkFlSetting(key, text);
     if (r.ok) (out as Record<string, unknown>)[key] = r.value;
     else list.fail(`${path}.${key}`, e.value, r.message);
+  }
+  return out;
+}
+
+/** defaults.strategy: strategy settings by name, each a number in the range of the strategies that take it. */
+function readStrategyDefaults(list: ProblemList, path: string, node: YamlValue): Record<string, number> {
+  const out: Record<string, number> = {};
+  if (node.kind !== 'map') {
+    list.fail(
+      path,
+      node,
+      `got ${describeYaml(node)}; expected a mapping of strategy settings (${STRATEGY_PARAM_NAMES.join(', ')})`,
+    );
+    return out;
+  }
+  checkKeys(list, path, node, STRATEGY_PARAM_NAMES);
+  for (const e of node.entries) {
+    const defs = [...Object.values(STRATEGY_PARAMS).flatMap((s) => s.params), ...DP_PARAMS].filter(
+      (p) => p.name === e.key,
+    );
+    if (defs.length === 0) continue;
+    const text = scalarText(list, `${path}.${e.key}`, e.value, e, allowedText(defs[0]!));
+    if (text === undefined) continue;
+    const v = Number(text);
+    const fits = defs.filter(
+      (d) => Number.isFinite(v) && inRange(d, v) && (!d.integer || Number.isInteger(v)),
+    );
+    if (fits.length === 0)
+      list.fail(
+        `${path}.${e.key}`,
+        e.value,
+        `got ${JSON.stringify(text)}; allowed: ${allowedText(defs[0]!)}`,
+      );
+    else out[e.key] = v;
   }
   return out;
 }
@@ -181,7 +232,7 @@ function readEntry(
   list: ProblemList,
   path: string,
   node: YamlValue,
-  common: Partial<FlSettings>,
+  common: Partial<PipelineDefaults>,
 ): CatalogEntry | undefined {
   if (node.kind !== 'map') {
     list.fail(path, node, `got ${describeYaml(node)}; expected a mapping with ${ENTRY_KEYS.join(', ')}`);
@@ -246,7 +297,9 @@ function readEntry(
   const noteText = optionalText(list, path, node, 'note');
   if (noteText !== undefined) entry.note = noteText;
   const own = readDefaults(list, `${path}.defaults`, entryOf(node, 'defaults')?.value);
-  const merged: Partial<FlSettings> = { ...common, ...own };
+  const merged: Partial<PipelineDefaults> = { ...common, ...own };
+  if (common.strategy !== undefined || own.strategy !== undefined)
+    merged.strategy = { ...common.strategy, ...own.strategy };
   for (const key of DEFAULT_KEYS) {
     if (key !== 'lr' && merged[key] === undefined) {
       list.fail(

@@ -3,12 +3,18 @@
 // Precedence for every FL setting: intent constraint > form field > catalog default, and
 // settingsSource records which one won so a run report can say where each value came from.
 // The strategy's own settings and central DP's (Flower's names: server_momentum, proximal_mu,
-// clipping_norm, …) follow the same precedence (intent constraint > form field), else the
-// strategy's default (common/strategy-params.ts, the adapter's table), recorded as 'default';
+// clipping_norm, …) follow the same precedence (intent constraint > form field > the catalog's
+// defaults.strategy, where the chosen strategy takes the setting), else the strategy's default
+// (common/strategy-params.ts, the adapter's table), recorded as 'default';
 // a required one missing, or one the chosen strategy does not take, is a 422 naming the field.
 // Nothing here deploys anything.
 
-import { checkStrategySettings, STRATEGY_PARAM_NAMES } from '../../../common/strategy-params.ts';
+import {
+  checkStrategySettings,
+  DP_PARAMS,
+  STRATEGY_PARAM_NAMES,
+  STRATEGY_PARAMS,
+} from '../../../common/strategy-params.ts';
 import type { Catalog, CatalogEntry } from './catalog.ts';
 import {
   ADAPTER_MODEL_NAMES,
@@ -39,7 +45,7 @@ import { ProblemList } from '../../../common/yaml/problem-list.ts';
 
 export type SettingOrigin = 'intent' | 'form' | 'catalog';
 /** Where a strategy setting came from: 'default' is the strategy's own default (Flower's). */
-export type StrategyParamOrigin = 'intent' | 'form' | 'default';
+export type StrategyParamOrigin = 'intent' | 'form' | 'catalog' | 'default';
 
 export type PipelineSetting =
   | 'source'
@@ -243,7 +249,7 @@ export function resolveIntent(
     const file = pairProblem.path.startsWith('targets') ? intent.fileName : undefined;
     throw new IntentError(422, [pairProblem], file);
   }
-  const params = chooseStrategyParams(intent, target, form, chosen, list);
+  const params = chooseStrategyParams(intent, target, form, chosen, { catalog, entry }, list);
   const pipeline = buildPipeline(intent, target, form, chosen, { catalog, entry });
   pipeline.strategyParams = params.values;
   Object.assign(pipeline.settingsSource, params.source);
@@ -389,14 +395,26 @@ function chooseStrategyParams(
   target: Target,
   form: ReadForm,
   chosen: ChosenSettings,
+  { entry }: FromCatalog,
   list: ProblemList,
 ): { values: Record<string, number>; source: Record<string, StrategyParamOrigin> } {
   const cPath = 'targets[0].constraints';
   const fromIntent = target.parsed.strategyParams ?? {};
-  const given: Record<string, number> = { ...form.params, ...fromIntent };
+  const takes = new Set([
+    ...STRATEGY_PARAMS[chosen.avgalgo.value].params.map((p) => p.name),
+    ...DP_PARAMS.map((p) => p.name),
+  ]);
+  const fromCatalog = Object.fromEntries(
+    Object.entries(entry.defaults.strategy ?? {}).filter(([name]) => takes.has(name)),
+  );
+  const given: Record<string, number> = { ...fromCatalog, ...form.params, ...fromIntent };
   const source: Record<string, StrategyParamOrigin> = {};
   for (const name of Object.keys(given)) {
-    source[name] = Object.hasOwn(fromIntent, name) ? 'intent' : 'form';
+    source[name] = Object.hasOwn(fromIntent, name)
+      ? 'intent'
+      : Object.hasOwn(form.params, name)
+        ? 'form'
+        : 'catalog';
     if (
       source[name] === 'intent' &&
       form.params[name] !== undefined &&
