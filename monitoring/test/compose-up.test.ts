@@ -2,8 +2,9 @@
 // under a project name of its own, on a /16 and ports no route or listener of this machine uses
 // (MLFO_NET, MLFO_EDGE_PORT, MLFO_PROMETHEUS_PORT, with the inventory and Prometheus config
 // rewritten to those addresses), then intents/cohorts/compose.yaml through sendintent --follow
-// (two rounds and one here, to keep the run short) with `docker-compose restart redis` while the
-// first intent trains: every intent completes; Prometheus answers dashboard queries with data;
+// (two rounds and one here, to keep the run short) with `docker-compose restart redis` and a SIGKILL
+// of the edge MLFO's process (its restart policy brings it back) while the first intent trains:
+// every intent completes; Prometheus answers dashboard queries with data;
 // `down -v` leaves no container, network or volume of the project (checked by its label, and
 // removed by it should a step fail). Skips, saying why, without a Docker engine or the images;
 // fails instead under MLFO_REQUIRE_DOCKER=1 (CI).
@@ -132,6 +133,12 @@ describe('docker-compose up for real', { skip, timeout: 900_000 }, () => {
     rmSync(dir, { recursive: true, force: true });
   });
 
+  /** The edge MLFO's container, by its compose labels. */
+  const edgeContainer = (): string =>
+    docker(['ps', '-q', '--filter', PROJECT_LABEL, '--filter', 'label=com.docker.compose.service=mlfo-edge'])
+      .stdout.trim()
+      .split('\n')[0]!;
+
   it('up -d starts redis, both MLFOs, the adapters and prometheus; grafana stays in its profile', async () => {
     const up = compose(['up', '-d']);
     assert.equal(up.code, 0, up.output);
@@ -173,7 +180,7 @@ describe('docker-compose up for real', { skip, timeout: 900_000 }, () => {
     );
   });
 
-  it('sendintent --follow runs every intent to completed while redis restarts', async () => {
+  it('sendintent --follow runs every intent to completed while redis restarts and the edge MLFO is killed', async () => {
     const child = spawn(
       process.execPath,
       [
@@ -190,9 +197,20 @@ describe('docker-compose up for real', { skip, timeout: 900_000 }, () => {
     let restarted: Promise<{ code: number; output: string }> | undefined;
     const onData = (chunk: Buffer) => {
       output += chunk.toString('utf8');
-      // once an intent trains, Redis goes down and comes back with its AOF
+      // once an intent trains, Redis goes down and comes back with its AOF; then the edge MLFO's
+      // process is killed (SIGKILL from this machine): its restart policy brings it back and it
+      // resumes its jobs
       if (restarted === undefined && /\btraining\b/.test(output))
-        restarted = new Promise((res) => setImmediate(() => res(compose(['restart', '-t', '5', 'redis']))));
+        restarted = new Promise((res) =>
+          setImmediate(() => {
+            const r = compose(['restart', '-t', '5', 'redis']);
+            process.kill(
+              Number(docker(['inspect', '-f', '{{.State.Pid}}', edgeContainer()]).stdout.trim()),
+              'SIGKILL',
+            );
+            res(r);
+          }),
+        );
     };
     child.stdout.on('data', onData);
     child.stderr.on('data', onData);
@@ -202,6 +220,8 @@ describe('docker-compose up for real', { skip, timeout: 900_000 }, () => {
     assert.equal(r.code, 0, r.output);
     assert.equal(code, 0, output);
     assert.match(output, /2 of 2 completed/, output);
+    const restarts = Number(docker(['inspect', '-f', '{{.RestartCount}}', edgeContainer()]).stdout.trim());
+    assert.ok(restarts >= 1, `the killed edge MLFO was restarted by its policy (RestartCount ${restarts})`);
   });
 
   it('prometheus answers the dashboard’s queries with data', async () => {
