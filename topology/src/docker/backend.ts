@@ -5,16 +5,8 @@ import { cleanDockerRun } from './clean.ts';
 import { attachDockerNetwork, startDockerNetwork } from './network.ts';
 
 export const backend: BackendModule = {
-  start: (spec, opts) =>
-    startDockerNetwork(spec, {
-      runId: opts.runId,
-      runDir: opts.runDir,
-      ...(opts.linksWithoutDelay !== undefined ? { linksWithoutDelay: opts.linksWithoutDelay } : {}),
-      ...(opts.rootAccess !== undefined ? { rootAccess: opts.rootAccess } : {}),
-      ...(opts.publish !== undefined ? { publish: opts.publish } : {}),
-      ...(opts.onProgress ? { onProgress: opts.onProgress } : {}),
-      ...(opts.log ? { log: opts.log } : {}),
-    }),
+  // BackendStartOptions is a subset of the backend's own start options
+  start: (spec, opts) => startDockerNetwork(spec, opts),
   attach: attachDockerNetwork,
   clean: cleanDockerRun,
 };

@@ -177,14 +177,7 @@ export class DockerNetwork extends NetnsNetwork {
     const r = docker([...args, c.id], { timeoutMs: 30_000 });
     if (r.code !== 0)
       throw new Error(`limit ${host}: docker ${args.join(' ')} ${c.name} failed: ${r.stderr.trim()}`);
-    const current: { cpus?: number; memoryMb?: number } = {};
-    const cpus = limits.cpus === undefined ? h.cpus : limits.cpus;
-    const memoryMb = limits.memoryMb === undefined ? h.memoryMb : limits.memoryMb;
-    if (cpus !== undefined && cpus !== null) current.cpus = cpus;
-    if (memoryMb !== undefined && memoryMb !== null) current.memoryMb = memoryMb;
-    this.update((s) => {
-      s.limits = { ...s.limits, [host]: current };
-    });
+    this.recordLimits(host, h, limits);
   }
 
   override status(): DockerNetworkStatus {

@@ -235,6 +235,11 @@ export class NetnsNetwork implements EmulatedNetwork {
     const h = this.host(host);
     if (!this.layout) throw new Error(`limit ${host}: no cgroup controllers on this machine`);
     applyLimits(this.layout, this.runId, host, limits);
+    this.recordLimits(host, h, limits);
+  }
+
+  /** The host's limits after a change, in the run state: the changed ones over the spec's. */
+  protected recordLimits(host: string, h: { cpus?: number; memoryMb?: number }, limits: Limits): void {
     const current: { cpus?: number; memoryMb?: number } = {};
     const cpus = limits.cpus === undefined ? h.cpus : limits.cpus;
     const memoryMb = limits.memoryMb === undefined ? h.memoryMb : limits.memoryMb;
