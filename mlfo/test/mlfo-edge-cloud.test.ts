@@ -3,7 +3,9 @@
 // the edge right after /receive answered: the restarted edge finishes every intent with exactly
 // one FL server per cohort and each client started once; and after a kill -9 of the cloud right
 // after it recorded a server placement: the restarted cloud places each server once. Two cohorts of
-// one intent with sameserver yes train on the one FL server the cloud placed, 4 clients a round.
+// one intent with sameserver yes train on the one FL server the cloud placed, 4 clients a round;
+// FedAvgM with server_momentum 0.5, given as an edge form field, travels in the derived intent
+// (MoMo field 10) to the cloud, which starts the FL server with it and records where it came from.
 
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
@@ -14,6 +16,7 @@ import type { StartedAdapter } from '../../flower-adapter/test/support/spawn-ada
 import { loadCohortConfig, planCohortPosts } from '../../common/intent/cohort-config.ts';
 import {
   adapterSessions,
+  getIntent,
   type MlfoProcess,
   type ClusterBase,
   type NodeSpec,
@@ -247,5 +250,35 @@ describe('edge + cloud MLFOs over MoMo', { timeout: 300_000 }, () => {
       readFileSync(join(dir, 'cloud.log'), 'utf8'),
       /shared by edgeintent01d\.\d+-fed \(sameserv yes\)/,
     );
+  });
+
+  it('FedAvgM server_momentum 0.5 from an edge form field runs on the FL server the cloud placed', async () => {
+    const yaml = readFileSync(simpleIntents(dir, 'e')[0]!, 'utf8');
+    const r = await postIntent(edge.url, yaml, {
+      avgalgo: 'FedAvgM',
+      server_momentum: '0.5',
+      ipstart: '10',
+      cohortsize: '2',
+      minfit: '2',
+      minav: '2',
+      numround: '1',
+    });
+    assert.equal(r.status, 202, JSON.stringify(r.body));
+    const id = String(r.body['id']);
+    const rec = await waitIntent(() => edge.url, id, ['completed', 'failed'], 150_000);
+    assert.equal(rec.state, 'completed', JSON.stringify(rec));
+    const view = (await getIntent(edge.url, id)) as unknown as {
+      pipeline: { strategyParams: Record<string, number>; settingsSource: Record<string, string> };
+    };
+    assert.deepEqual(view.pipeline.strategyParams, { server_learning_rate: 1, server_momentum: 0.5 });
+    assert.equal(view.pipeline.settingsSource['server_momentum'], 'form');
+    const server = (await Promise.all(servers.map((s) => adapterSessions(adapters.get(s.name)!))))
+      .flat()
+      .find((s) => s.session === `srv-${id}-fed`);
+    assert.ok(server, 'the cloud placed the FL server on a fed node');
+    const strategy = (server as unknown as { strategy: { name: string; params: Record<string, number> } })
+      .strategy;
+    assert.equal(strategy.name, 'FedAvgM');
+    assert.deepEqual(strategy.params, { server_learning_rate: 1, server_momentum: 0.5 });
   });
 });
